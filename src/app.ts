@@ -1,0 +1,148 @@
+/**
+ * Builds the Hono application from its dependencies: middleware order, routes, error pages.
+ *
+ * Order matters and reads top to bottom: request id and access log wrap everything; security
+ * headers go on every response; static files and the health check need no session; then body
+ * size, the same-origin rule and the session lookup run before any route.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./app_env.ts";
+import type { Config } from "./config.ts";
+import { KvBusyError } from "./kv_commit.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import type { ThrottleLimits } from "./login_throttle.ts";
+import { accessLog } from "./middleware/access_log.ts";
+import { sameOrigin } from "./middleware/same_origin.ts";
+import { securityHeaders } from "./middleware/security_headers.ts";
+import { loadSession } from "./middleware/session.ts";
+import { HashBusyError, type PasswordHasher } from "./passwords.ts";
+import { accountRoutes } from "./routes/account.ts";
+import { apiRoutes } from "./routes/api.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { pageRoutes } from "./routes/pages.ts";
+import { shopRoutes } from "./routes/shop.ts";
+import { staticRoutes } from "./routes/static.ts";
+import { createServices, type Services } from "./services.ts";
+import type { StaticFiles } from "./static_files.ts";
+import { errorPage } from "./views/error.ts";
+
+/** Everything the app needs from the outside world, passed in so tests can swap it. */
+export interface AppDeps {
+  /** The open Deno KV database. */
+  kv: Deno.Kv;
+  /** Validated settings. */
+  config: Config;
+  /** Files served under `/static/`. */
+  staticFiles: StaticFiles;
+  /** Clock in milliseconds since the epoch; defaults to `Date.now`. */
+  now?: () => number;
+  /** Password hasher; defaults to scrypt at OWASP's parameters. */
+  hasher?: PasswordHasher;
+  /** Sign-in throttling limits. */
+  throttleLimits?: ThrottleLimits;
+  /** Where log lines go; defaults to JSON on the console. */
+  logger?: Logger;
+}
+
+/** Largest request body accepted: forms and JSON here are tiny. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The app and the services it was built with (tests and tools use the latter). */
+export interface BuiltApp {
+  /** The Hono application; `app.fetch` is the request handler. */
+  app: Hono<AppEnv>;
+  /** Its services. */
+  services: Services;
+}
+
+/** Creates the application. */
+export function createApp(deps: AppDeps): BuiltApp {
+  const logger = deps.logger ?? consoleLogger;
+  const services = createServices(deps);
+  const { config, sessions, cookie } = services;
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(accessLog(logger));
+  app.use(securityHeaders({ hsts: config.cookieSecure }));
+
+  app.route("/static", staticRoutes(deps.staticFiles));
+  app.get("/healthz", async (c) => {
+    c.header("Cache-Control", "no-store");
+    try {
+      // A cheap read proves KV answers; the key need not exist.
+      await deps.kv.get(["meta", "healthz"]);
+      return c.json({ status: "ok", kv: "ok" });
+    } catch (error) {
+      logger.error("health check failed", { requestId: c.get("requestId"), error: String(error) });
+      return c.json({ status: "error", kv: "unreachable" }, 503);
+    }
+  });
+
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => renderError(c, 413, "The request body is too large."),
+  }));
+  app.use(sameOrigin({
+    onRejected: (c) => renderError(c, 403, "This request came from another site and was refused."),
+  }));
+  app.use(loadSession(sessions, cookie));
+
+  app.route("/", authRoutes(services));
+  app.route("/", pageRoutes());
+  app.route("/", shopRoutes(services));
+  app.route("/", accountRoutes(services));
+  app.route("/api", apiRoutes(services));
+
+  app.notFound((c) => renderError(c, 404, "There is no page at this address."));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      return renderError(c, error.status, error.message || "The request could not be handled.");
+    }
+    if (error instanceof HashBusyError || error instanceof KvBusyError) {
+      c.header("Retry-After", String(error instanceof HashBusyError ? error.retryAfterSeconds : 1));
+      return renderError(c, 503, "The server is busy. Please try again in a moment.");
+    }
+    // Bugs: the stack goes to the log with the request id, the client sees only the id.
+    logger.error("unhandled error", {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    return renderError(c, 500, "Something went wrong on our side. Please try again.");
+  });
+
+  return { app, services };
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad request",
+  401: "Not signed in",
+  403: "Forbidden",
+  404: "Not found",
+  409: "Conflict",
+  413: "Request too large",
+  429: "Too many requests",
+  500: "Server error",
+  503: "Service unavailable",
+};
+
+/** Answers an error as JSON under `/api/` and as a page elsewhere. */
+function renderError(c: Context<AppEnv>, status: number, message: string): Response {
+  const title = TITLES[status] ?? "Error";
+  c.status(status as 400);
+  if (c.req.path.startsWith("/api/")) {
+    return c.json({ error: title.toLowerCase().replaceAll(" ", "_"), message });
+  }
+  const page = errorPage({ user: c.get("user") ?? null }, title, message, c.get("requestId"));
+  // The page is a plain string here (no async parts), which keeps onError synchronous.
+  return c.html(page as string);
+}

@@ -1,0 +1,134 @@
+/**
+ * Every setting the server reads, parsed and validated once at start-up.
+ *
+ * `loadConfig` takes the environment as a plain object so tests can pass any mix of values; only
+ * `main.ts` hands it the real `Deno.env`.
+ *
+ * @module
+ */
+
+/** Validated server settings. */
+export interface Config {
+  /** TCP port to listen on (`PORT`, default 8000; 0 picks a free one). */
+  port: number;
+  /** Interface to bind (`HOSTNAME`, default `0.0.0.0`). */
+  hostname: string;
+  /**
+   * Where Deno KV lives (`KV_PATH`): a file path, `:memory:`, an `http(s)://` denokv URL, or
+   * `undefined` for the platform's default database (Deno Deploy).
+   */
+  kvPath: string | undefined;
+  /** Seconds of inactivity after which a session ends (`SESSION_IDLE_TIMEOUT`). */
+  idleTimeoutSeconds: number;
+  /** Seconds after sign-in after which a session ends regardless (`SESSION_ABSOLUTE_TIMEOUT`). */
+  absoluteTimeoutSeconds: number;
+  /** Mark cookies `Secure` and use the `__Host-` prefix (`COOKIE_SECURE`). */
+  cookieSecure: boolean;
+  /**
+   * Request header that carries the client address set by a trusted reverse proxy
+   * (`TRUST_PROXY_HEADER`, e.g. `X-Forwarded-For`); unset means the socket address is used.
+   */
+  trustProxyHeader: string | undefined;
+  /** True when running on Deno Deploy (it sets `DENO_DEPLOYMENT_ID` or `DENO_DEPLOY`). */
+  onDeploy: boolean;
+}
+
+/** Thrown for a setting that cannot be used; the message names the variable. */
+export class ConfigError extends Error {
+  /** Creates the error for the environment variable `variable`. */
+  constructor(variable: string, problem: string) {
+    super(`Invalid setting ${variable}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Default local KV file, relative to the working directory (listed in `.gitignore`). */
+export const DEFAULT_KV_PATH = "data/store.sqlite3";
+
+/** How the process was started: `dev` relaxes defaults that only make sense over HTTPS. */
+export type RunMode = "dev" | "production";
+
+/**
+ * Reads and validates the settings from `env`.
+ *
+ * @param env environment variables, e.g. `Deno.env.toObject()`
+ * @param mode `dev` makes `COOKIE_SECURE` default to off (plain http://localhost)
+ * @throws {ConfigError} naming the first bad variable
+ *
+ * @example
+ * ```ts
+ * import { strictEqual, throws } from "node:assert/strict";
+ * import { loadConfig } from "./config.ts";
+ *
+ * strictEqual(loadConfig({ PORT: "9000" }, "dev").port, 9000);
+ * throws(() => loadConfig({ PORT: "http" }, "dev"), /PORT/);
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined>, mode: RunMode): Config {
+  // Deno Deploy Classic sets DENO_DEPLOYMENT_ID; the current Deno Deploy also sets DENO_DEPLOY.
+  const onDeploy = nonEmpty(env.DENO_DEPLOYMENT_ID) !== undefined ||
+    nonEmpty(env.DENO_DEPLOY) !== undefined;
+  const idleTimeoutSeconds = wholeSeconds(env, "SESSION_IDLE_TIMEOUT", 86_400);
+  const absoluteTimeoutSeconds = wholeSeconds(env, "SESSION_ABSOLUTE_TIMEOUT", 604_800);
+  const trustProxyHeader = nonEmpty(env.TRUST_PROXY_HEADER);
+  if (trustProxyHeader !== undefined && !/^[A-Za-z0-9-]+$/.test(trustProxyHeader)) {
+    throw new ConfigError(
+      "TRUST_PROXY_HEADER",
+      `${JSON.stringify(trustProxyHeader)} is not a header name`,
+    );
+  }
+  return {
+    port: port(env.PORT),
+    hostname: nonEmpty(env.HOSTNAME) ?? "0.0.0.0",
+    kvPath: nonEmpty(env.KV_PATH) ?? (onDeploy ? undefined : DEFAULT_KV_PATH),
+    idleTimeoutSeconds,
+    absoluteTimeoutSeconds,
+    cookieSecure: boolean(env, "COOKIE_SECURE", mode === "production"),
+    trustProxyHeader,
+    onDeploy,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === "" ? undefined : trimmed;
+}
+
+function port(raw: string | undefined): number {
+  const value = nonEmpty(raw);
+  if (value === undefined) return 8000;
+  const number = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= 0 && number <= 65_535)) {
+    throw new ConfigError("PORT", `${JSON.stringify(raw)} is not a port number from 0 to 65535`);
+  }
+  return number;
+}
+
+function wholeSeconds(
+  env: Record<string, string | undefined>,
+  variable: string,
+  fallback: number,
+): number {
+  const value = nonEmpty(env[variable]);
+  if (value === undefined) return fallback;
+  const number = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= 1)) {
+    throw new ConfigError(
+      variable,
+      `${JSON.stringify(env[variable])} is not a whole number of seconds of at least 1`,
+    );
+  }
+  return number;
+}
+
+function boolean(
+  env: Record<string, string | undefined>,
+  variable: string,
+  fallback: boolean,
+): boolean {
+  const value = nonEmpty(env[variable])?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new ConfigError(variable, `${JSON.stringify(env[variable])} is not true or false`);
+}

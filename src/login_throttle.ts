@@ -1,0 +1,106 @@
+/**
+ * Counting failed sign-ins in Deno KV, per account+address and per address.
+ *
+ * Counters are fixed windows that expire by `expireIn` (no sweeper). Because KV deletes late, a
+ * counter also stores when its window ends and a read ignores a stale one. Counting per
+ * account AND address means an attacker elsewhere cannot lock a real user out; the looser
+ * per-address limit stops one address from spraying many accounts (OWASP ASVS 2.2.1).
+ *
+ * @module
+ */
+import { accountFailuresKey, addressFailuresKey } from "./kv_keys.ts";
+import { commitWithRetry } from "./kv_commit.ts";
+
+/** Limits of a {@linkcode LoginThrottle}. */
+export interface ThrottleLimits {
+  /** Failures allowed per account from one address within the window. */
+  perAccount: number;
+  /** Failures allowed from one address, all accounts together, within the window. */
+  perAddress: number;
+  /** Window length in seconds. */
+  windowSeconds: number;
+}
+
+/** About 10 failures in 15 minutes per account+address, 100 per address. */
+export const DEFAULT_THROTTLE_LIMITS: ThrottleLimits = {
+  perAccount: 10,
+  perAddress: 100,
+  windowSeconds: 15 * 60,
+};
+
+interface Counter {
+  count: number;
+  resetAt: number;
+}
+
+/** What {@linkcode LoginThrottle.check} decided. */
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/** Failed-login counters. */
+export class LoginThrottle {
+  readonly #kv: Deno.Kv;
+  readonly #now: () => number;
+  readonly #limits: ThrottleLimits;
+
+  /** Creates a throttle over `kv`; `now` is the clock in ms. */
+  constructor(kv: Deno.Kv, now: () => number = Date.now, limits = DEFAULT_THROTTLE_LIMITS) {
+    this.#kv = kv;
+    this.#now = now;
+    this.#limits = limits;
+  }
+
+  /** Decides, before any password is checked, whether this attempt may go ahead. One read. */
+  async check(username: string, address: string): Promise<ThrottleDecision> {
+    const now = this.#now();
+    const [account, byAddress] = await this.#kv.getMany<[Counter, Counter]>([
+      accountFailuresKey(username, address),
+      addressFailuresKey(address),
+    ]);
+    let resetAt = 0;
+    for (
+      const [entry, limit] of [[account, this.#limits.perAccount], [
+        byAddress,
+        this.#limits.perAddress,
+      ]] as const
+    ) {
+      const counter = live(entry.value, now);
+      if (counter !== null && counter.count >= limit) resetAt = Math.max(resetAt, counter.resetAt);
+    }
+    if (resetAt === 0) return { allowed: true };
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
+  }
+
+  /** Counts one failed attempt against the account+address and the address. */
+  async recordFailure(username: string, address: string): Promise<void> {
+    await Promise.all([
+      this.#increment(accountFailuresKey(username, address)),
+      this.#increment(addressFailuresKey(address)),
+    ]);
+  }
+
+  /** Clears the account+address counter after a successful sign-in. */
+  async recordSuccess(username: string, address: string): Promise<void> {
+    await commitWithRetry(() => this.#kv.atomic().delete(accountFailuresKey(username, address)));
+  }
+
+  async #increment(key: Deno.KvKey): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const now = this.#now();
+      const entry = await this.#kv.get<Counter>(key);
+      const current = live(entry.value, now);
+      const next: Counter = current === null
+        ? { count: 1, resetAt: now + this.#limits.windowSeconds * 1000 }
+        : { count: current.count + 1, resetAt: current.resetAt };
+      const result = await commitWithRetry(() =>
+        this.#kv.atomic().check(entry).set(key, next, {
+          expireIn: Math.max(1, next.resetAt - now),
+        })
+      );
+      if (result.ok) return;
+    }
+  }
+}
+
+function live(counter: Counter | null, now: number): Counter | null {
+  return counter !== null && counter.resetAt > now ? counter : null;
+}

@@ -1,0 +1,47 @@
+/**
+ * Loads the session named by the cookie and puts it on the context.
+ *
+ * One KV read per request that carries a well-formed cookie, none otherwise. A renewal refreshes
+ * the cookie's Max-Age; a cookie naming no live session is deleted so the browser stops sending
+ * it.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv, AppSessionData } from "../app_env.ts";
+import { parseCookies } from "../cookies.ts";
+import type { SessionCookie } from "../session_cookie.ts";
+import type { SessionStore } from "../sessions.ts";
+
+/** Reads the session cookie, validates it and sets `session`, `sessionToken`, `user`, `flash`. */
+export function loadSession(
+  store: SessionStore<AppSessionData>,
+  cookie: SessionCookie,
+): MiddlewareHandler<AppEnv> {
+  return async function loadSession(c, next) {
+    const token = parseCookies(c.req.header("Cookie"))[cookie.name];
+    c.set("session", null);
+    c.set("user", null);
+    c.set("sessionToken", undefined);
+    c.set("flash", []);
+    if (token === undefined) {
+      c.set("sessionOutcome", "none");
+      return await next();
+    }
+    const found = await store.get(token);
+    c.set("sessionOutcome", found.status);
+    if (found.status === "valid" || found.status === "renewed") {
+      c.set("session", found.session);
+      c.set("sessionToken", token);
+      c.set("user", found.session.data.user);
+      // Set before the handler runs, so a handler that signs out or rotates overrides it.
+      if (found.status === "renewed") cookie.set(c.res.headers, token, found.maxAgeSeconds);
+      if (found.session.flash.length > 0) {
+        c.set("flash", await store.takeFlash(token, found.session));
+      }
+    } else {
+      cookie.clear(c.res.headers);
+    }
+    await next();
+  };
+}

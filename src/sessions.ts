@@ -1,0 +1,571 @@
+/**
+ * Server-side sessions in Deno KV.
+ *
+ * The cookie carries only a random 256-bit token; KV holds the record under the token's SHA-256
+ * hash, so a copy of the database yields no usable cookie. Every write sets `expireIn`, so KV
+ * removes dead sessions by itself (no sweeper), and because KV deletes late every read also
+ * checks the expiry times stored in the record. Nothing lives in process memory: any number of
+ * processes or isolates can share one KV.
+ *
+ * The store knows nothing of HTTP. It takes the KV handle, a clock and the timeouts.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { commitWithRetry, type LockRetryOptions } from "./kv_commit.ts";
+import { credentialVersionKey, sessionKey, userSessionKey, userSessionsPrefix } from "./kv_keys.ts";
+
+/** A value that survives `JSON.stringify` unchanged. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** A one-shot message shown on the next page the session sees. */
+export interface Flash {
+  /** `info` for confirmations, `error` for problems. */
+  kind: "info" | "error";
+  /** Plain text; escaped when rendered. */
+  text: string;
+}
+
+/** What the store keeps for one session. */
+export interface Session<D extends JsonValue = JsonValue> {
+  /** Public, opaque id for listing and revoking; cannot be turned into a token. */
+  id: string;
+  /** Owner of the session. */
+  userId: string;
+  /** The user's credential version when the session was made. */
+  credentialVersion: number;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** Last time the session was written (creation, renewal, update), in ms since the epoch. */
+  lastSeenAt: number;
+  /** Idle deadline in ms since the epoch; moved forward by renewal. */
+  idleExpiresAt: number;
+  /** Absolute deadline in ms since the epoch; never moves. */
+  absoluteExpiresAt: number;
+  /** Short device description such as "Firefox on Linux". */
+  userAgent: string;
+  /** Application data. */
+  data: D;
+  /** Messages waiting to be shown once. */
+  flash: Flash[];
+}
+
+/** One row of a user's session list: no token and no token hash. */
+export type SessionSummary = Pick<
+  Session,
+  "id" | "createdAt" | "lastSeenAt" | "userAgent" | "idleExpiresAt" | "absoluteExpiresAt"
+>;
+
+/** Index entry under the user; the hash lets a revoke find the record and never leaves the store. */
+interface IndexEntry {
+  tokenHash: string;
+}
+
+/** What {@linkcode SessionStore.get} found. */
+export type SessionLookup<D extends JsonValue> =
+  | { status: "valid"; session: Session<D>; maxAgeSeconds: number }
+  | { status: "renewed"; session: Session<D>; maxAgeSeconds: number }
+  | { status: "missing" | "expired" | "revoked" };
+
+/** Settings of a {@linkcode SessionStore}. */
+export interface SessionStoreOptions {
+  /** The database; the store never opens or closes it. */
+  kv: Deno.Kv;
+  /** Clock in milliseconds since the epoch. */
+  now?: () => number;
+  /** Inactivity after which a session ends. */
+  idleTimeoutSeconds: number;
+  /** Lifetime after which a session ends regardless of activity. */
+  absoluteTimeoutSeconds: number;
+  /** Attempts for an update that keeps meeting concurrent writers. */
+  maxUpdateAttempts?: number;
+  /** Retry policy for commits that meet a locked database file. */
+  lockRetry?: LockRetryOptions;
+}
+
+/** Thrown when session data would not fit in one Deno KV value. */
+export class SessionTooLargeError extends RangeError {
+  /** Reports the size found. */
+  constructor(bytes: number) {
+    super(
+      `Session data is ${bytes} bytes as JSON, over the ${MAX_SESSION_BYTES}-byte limit of one Deno KV value`,
+    );
+    this.name = "SessionTooLargeError";
+  }
+}
+
+/** Thrown by `create` when the user's credentials changed after the caller checked them. */
+export class StaleCredentialsError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("The user's credentials changed while signing in; sign in again");
+    this.name = "StaleCredentialsError";
+  }
+}
+
+/** Thrown when an update kept losing to concurrent writers through every attempt. */
+export class SessionConflictError extends Error {
+  /** Reports the number of attempts. */
+  constructor(attempts: number) {
+    super(`Session update lost to concurrent writers ${attempts} times`);
+    this.name = "SessionConflictError";
+  }
+}
+
+/** Deno KV refuses values over 64 KiB; the record around the data needs a little room. */
+export const MAX_SESSION_BYTES = 64 * 1024 - 1024;
+
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const encoder = new TextEncoder();
+
+/** Returns a new session token: 32 bytes from the CSPRNG, base64url without padding (43 chars). */
+export function generateToken(): string {
+  return randomBase64Url(32);
+}
+
+function randomBase64Url(bytes: number): string {
+  return crypto.getRandomValues(new Uint8Array(bytes)).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
+}
+
+/**
+ * Returns the KV id of a token: its SHA-256 hash, base64url. Lookups go by this key, so no
+ * secret-dependent string comparison is made anywhere (nothing to time).
+ */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}
+
+/** True when `token` has the shape {@linkcode generateToken} produces; others are never looked up. */
+export function isWellFormedToken(token: string | undefined): token is string {
+  return token !== undefined && TOKEN_PATTERN.test(token);
+}
+
+/**
+ * The session store. All methods take the token from the cookie; none returns its hash.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { SessionStore } from "./sessions.ts";
+ *
+ * const kv = await Deno.openKv(":memory:");
+ * const store = new SessionStore<{ cart: string[] }>({
+ *   kv,
+ *   idleTimeoutSeconds: 3600,
+ *   absoluteTimeoutSeconds: 86400,
+ * });
+ * const { token } = await store.create({ userId: "u1", credentialVersion: 0, data: { cart: [] } });
+ * await store.update(token, (data) => ({ cart: [...data.cart, "tea"] }));
+ * const found = await store.get(token);
+ * strictEqual(found.status === "valid" && found.session.data.cart[0], "tea");
+ * kv.close();
+ * ```
+ */
+export class SessionStore<D extends JsonValue = JsonValue> {
+  readonly #kv: Deno.Kv;
+  readonly #now: () => number;
+  readonly #idleMs: number;
+  readonly #absoluteMs: number;
+  readonly #maxUpdateAttempts: number;
+  readonly #lockRetry: LockRetryOptions | undefined;
+
+  /** Checks the settings once; bad timeouts are a programming error. */
+  constructor(options: SessionStoreOptions) {
+    for (const name of ["idleTimeoutSeconds", "absoluteTimeoutSeconds"] as const) {
+      const value = options[name];
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(
+          `Cannot create session store: ${name} ${
+            JSON.stringify(value)
+          } is not a whole number >= 1`,
+        );
+      }
+    }
+    this.#kv = options.kv;
+    this.#now = options.now ?? Date.now;
+    this.#idleMs = options.idleTimeoutSeconds * 1000;
+    this.#absoluteMs = options.absoluteTimeoutSeconds * 1000;
+    this.#maxUpdateAttempts = options.maxUpdateAttempts ?? 100;
+    this.#lockRetry = options.lockRetry;
+  }
+
+  /**
+   * Reads the user's credential version (0 before the first bump). Read it BEFORE checking the
+   * password and pass it to {@linkcode create}: a password change in between then fails the
+   * sign-in instead of leaving a session made with the old password.
+   */
+  async credentialVersion(userId: string): Promise<number> {
+    const entry = await this.#kv.get<number>(credentialVersionKey(userId));
+    return entry.value ?? 0;
+  }
+
+  /**
+   * Starts a new session with a new token. Never reuses a token the client sent (fixation).
+   *
+   * @throws {StaleCredentialsError} when the user's credential version is no longer
+   *   `credentialVersion`
+   * @throws {SessionTooLargeError} when `data` is too large for KV
+   */
+  async create(input: {
+    userId: string;
+    credentialVersion: number;
+    data: D;
+    userAgent?: string;
+  }): Promise<{ token: string; session: Session<D>; maxAgeSeconds: number }> {
+    const now = this.#now();
+    const session: Session<D> = {
+      id: randomBase64Url(16),
+      userId: input.userId,
+      credentialVersion: input.credentialVersion,
+      createdAt: now,
+      lastSeenAt: now,
+      idleExpiresAt: now + this.#idleMs,
+      absoluteExpiresAt: now + this.#absoluteMs,
+      userAgent: (input.userAgent ?? "").slice(0, 80),
+      data: input.data,
+      flash: [],
+    };
+    checkSize(session);
+    const token = generateToken();
+    const tokenHash = hashToken(token);
+    const versionKey = credentialVersionKey(input.userId);
+    for (let attempt = 1;; attempt++) {
+      const current = await this.#kv.get<number>(versionKey);
+      if ((current.value ?? 0) !== input.credentialVersion) throw new StaleCredentialsError();
+      // The check makes a concurrent bump of the version fail this commit (no session survives
+      // a password change by racing it).
+      const result = await commitWithRetry(
+        () => this.#write(this.#kv.atomic().check(current), tokenHash, session, now),
+        this.#lockRetry,
+      );
+      if (result.ok) return { token, session, maxAgeSeconds: this.#maxAge(session, now) };
+      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
+    }
+  }
+
+  /**
+   * Looks a token up. A live session costs exactly one KV read and no write, except when less
+   * than half of the idle window is left: then it is renewed (one more read, one write) and the
+   * caller should refresh the cookie's Max-Age. A session past either deadline is deleted and
+   * reported `expired`, even while KV still holds the entry.
+   */
+  async get(token: string | undefined): Promise<SessionLookup<D>> {
+    if (!isWellFormedToken(token)) return { status: "missing" };
+    const tokenHash = hashToken(token);
+    const entry = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
+    if (entry.value === null) return { status: "missing" };
+    const now = this.#now();
+    const session = entry.value;
+    if (isExpired(session, now)) {
+      await this.#remove(entry, tokenHash);
+      return { status: "expired" };
+    }
+    if (session.idleExpiresAt - now >= this.#idleMs / 2) {
+      return { status: "valid", session, maxAgeSeconds: this.#maxAge(session, now) };
+    }
+    const renewedUntil = Math.min(now + this.#idleMs, session.absoluteExpiresAt);
+    if (renewedUntil <= session.idleExpiresAt) {
+      // The absolute deadline caps the idle one already: nothing to extend, nothing to write.
+      return { status: "valid", session, maxAgeSeconds: this.#maxAge(session, now) };
+    }
+    return await this.#renew(entry, tokenHash, renewedUntil, now);
+  }
+
+  async #renew(
+    entry: Deno.KvEntry<Session<D>>,
+    tokenHash: string,
+    renewedUntil: number,
+    now: number,
+  ): Promise<SessionLookup<D>> {
+    const session = entry.value;
+    // Renewal is the one read-path write, so it is also where the credential version is
+    // re-checked: a session that a race left behind cannot outlive its next renewal.
+    const version = await this.#kv.get<number>(credentialVersionKey(session.userId));
+    if ((version.value ?? 0) !== session.credentialVersion) {
+      await this.#remove(entry, tokenHash);
+      return { status: "revoked" };
+    }
+    const renewed: Session<D> = { ...session, idleExpiresAt: renewedUntil, lastSeenAt: now };
+    const result = await commitWithRetry(
+      () => this.#write(this.#kv.atomic().check(entry).check(version), tokenHash, renewed, now),
+      this.#lockRetry,
+    );
+    if (result.ok) {
+      return { status: "renewed", session: renewed, maxAgeSeconds: this.#maxAge(renewed, now) };
+    }
+    // Another request renewed, updated or ended it first: report what is there now.
+    const again = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
+    if (again.value === null) return { status: "missing" };
+    if (isExpired(again.value, now)) return { status: "expired" };
+    return {
+      status: "renewed",
+      session: again.value,
+      maxAgeSeconds: this.#maxAge(again.value, now),
+    };
+  }
+
+  /**
+   * Changes the session data with `change`, applied to the newest data under a versionstamp
+   * check and retried when another request wrote first, so no update is lost. Returns `null`
+   * when the session is gone or expired: a late save never brings a destroyed session back.
+   *
+   * `change` may run more than once, so it must be pure. Returning `undefined` keeps the data.
+   * A `flash` message is queued in the same commit.
+   */
+  update(
+    token: string | undefined,
+    change: (data: D, session: Session<D>) => D | undefined,
+    flash?: Flash,
+  ): Promise<Session<D> | null> {
+    return this.#modify(token, (session) => {
+      const data = change(session.data, session) ?? session.data;
+      return { ...session, data, flash: flash ? [...session.flash, flash] : session.flash };
+    });
+  }
+
+  /** Queues a one-shot message for the next page. Returns false when the session is gone. */
+  async addFlash(token: string | undefined, flash: Flash): Promise<boolean> {
+    const session = await this.#modify(token, (s) => ({ ...s, flash: [...s.flash, flash] }));
+    return session !== null;
+  }
+
+  /** Returns and removes the queued messages; no write when there are none. */
+  async takeFlash(token: string | undefined, session: Session<D>): Promise<Flash[]> {
+    if (session.flash.length === 0) return [];
+    let taken: Flash[] = [];
+    await this.#modify(token, (s) => {
+      taken = s.flash;
+      return { ...s, flash: [] };
+    });
+    return taken;
+  }
+
+  async #modify(
+    token: string | undefined,
+    change: (session: Session<D>) => Session<D>,
+  ): Promise<Session<D> | null> {
+    if (!isWellFormedToken(token)) return null;
+    const tokenHash = hashToken(token);
+    for (let attempt = 1;; attempt++) {
+      const entry = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
+      const now = this.#now();
+      if (entry.value === null || isExpired(entry.value, now)) return null;
+      const next = { ...change(entry.value), lastSeenAt: now };
+      checkSize(next);
+      // check(entry): if the session was deleted meanwhile its versionstamp is gone and the
+      // commit fails, so the retry sees null and the destroyed session stays destroyed.
+      const result = await commitWithRetry(
+        () => this.#write(this.#kv.atomic().check(entry), tokenHash, next, now),
+        this.#lockRetry,
+      );
+      if (result.ok) return next;
+      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
+      await jitter(attempt);
+    }
+  }
+
+  /** Ends the session (logout). Returns false when there was none. */
+  async destroy(token: string | undefined): Promise<boolean> {
+    if (!isWellFormedToken(token)) return false;
+    const tokenHash = hashToken(token);
+    for (let attempt = 1;; attempt++) {
+      const entry = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
+      if (entry.value === null) return false;
+      if (await this.#remove(entry, tokenHash)) return true;
+      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
+    }
+  }
+
+  /**
+   * Moves a live session to a new token and kills the old one in one atomic commit, for
+   * privilege changes such as a password change. Optionally records a new credential version.
+   * Returns `null` when the old token is not a live session.
+   */
+  async rotate(
+    token: string | undefined,
+    changes: { credentialVersion?: number } = {},
+  ): Promise<{ token: string; session: Session<D>; maxAgeSeconds: number } | null> {
+    if (!isWellFormedToken(token)) return null;
+    const oldHash = hashToken(token);
+    for (let attempt = 1;; attempt++) {
+      const entry = await this.#kv.get<Session<D>>(sessionKey(oldHash));
+      const now = this.#now();
+      if (entry.value === null || isExpired(entry.value, now)) return null;
+      const newToken = generateToken();
+      const newHash = hashToken(newToken);
+      const session: Session<D> = {
+        ...entry.value,
+        credentialVersion: changes.credentialVersion ?? entry.value.credentialVersion,
+        lastSeenAt: now,
+      };
+      const result = await commitWithRetry(
+        () =>
+          this.#write(
+            this.#kv.atomic().check(entry).delete(sessionKey(oldHash)),
+            newHash,
+            session,
+            now,
+          ),
+        this.#lockRetry,
+      );
+      if (result.ok) {
+        return { token: newToken, session, maxAgeSeconds: this.#maxAge(session, now) };
+      }
+      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
+      await jitter(attempt);
+    }
+  }
+
+  /** Lists the user's live sessions, oldest first. Never includes a token or its hash. */
+  async list(userId: string): Promise<SessionSummary[]> {
+    const now = this.#now();
+    const hashes: string[] = [];
+    for await (const entry of this.#kv.list<IndexEntry>({ prefix: userSessionsPrefix(userId) })) {
+      hashes.push(entry.value.tokenHash);
+    }
+    const summaries: SessionSummary[] = [];
+    // getMany reads at most 10 keys per call.
+    for (let i = 0; i < hashes.length; i += 10) {
+      const entries = await this.#kv.getMany<Session<D>[]>(
+        hashes.slice(i, i + 10).map((hash) => sessionKey(hash)),
+      );
+      for (const { value } of entries) {
+        if (value === null || isExpired(value, now)) continue;
+        const { id, createdAt, lastSeenAt, userAgent, idleExpiresAt, absoluteExpiresAt } = value;
+        summaries.push({ id, createdAt, lastSeenAt, userAgent, idleExpiresAt, absoluteExpiresAt });
+      }
+    }
+    return summaries.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Ends one of the user's sessions by its public id; false when the user has no such session. */
+  async revoke(userId: string, sessionId: string): Promise<boolean> {
+    const index = await this.#kv.get<IndexEntry>(userSessionKey(userId, sessionId));
+    if (index.value === null) return false;
+    const entry = await this.#kv.get<Session<D>>(sessionKey(index.value.tokenHash));
+    if (entry.value === null || entry.value.userId !== userId) {
+      await commitWithRetry(
+        () => this.#kv.atomic().check(index).delete(index.key),
+        this.#lockRetry,
+      );
+      return false;
+    }
+    await this.#remove(entry, index.value.tokenHash);
+    return true;
+  }
+
+  /**
+   * Ends every session of the user except the one whose public id is `exceptSessionId`.
+   * Returns how many were ended.
+   */
+  async revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
+    let count = 0;
+    for await (const listed of this.#kv.list<IndexEntry>({ prefix: userSessionsPrefix(userId) })) {
+      if (listed.key.at(-1) === exceptSessionId) continue;
+      // A concurrent rotation rewrites the index entry with a new hash: re-read and follow it.
+      for (let index: Deno.KvEntryMaybe<IndexEntry> = listed; index.value !== null;) {
+        const { tokenHash } = index.value;
+        const checked = index as Deno.KvEntry<IndexEntry>;
+        const result = await commitWithRetry(
+          () => this.#kv.atomic().check(checked).delete(sessionKey(tokenHash)).delete(listed.key),
+          this.#lockRetry,
+        );
+        if (result.ok) {
+          count++;
+          break;
+        }
+        index = await this.#kv.get<IndexEntry>(listed.key);
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Bumps the user's credential version (after a password change) and ends every session made
+   * before it, except `exceptSessionId` (the caller then rotates that one with the new version).
+   * Returns the new version and how many sessions were ended.
+   */
+  async bumpCredentialVersion(
+    userId: string,
+    exceptSessionId?: string,
+  ): Promise<{ version: number; ended: number }> {
+    const key = credentialVersionKey(userId);
+    let version: number;
+    for (;;) {
+      const current = await this.#kv.get<number>(key);
+      version = (current.value ?? 0) + 1;
+      const result = await commitWithRetry(
+        () => this.#kv.atomic().check(current).set(key, version),
+        this.#lockRetry,
+      );
+      if (result.ok) break;
+    }
+    // Listing after the bump is committed catches every session a concurrent sign-in managed to
+    // commit before it; one that tries after it fails its own check in `create`.
+    const ended = await this.revokeAll(userId, exceptSessionId);
+    return { version, ended };
+  }
+
+  /** Adds the session and its index entry, both expiring at the session's deadline. */
+  #write(
+    operation: Deno.AtomicOperation,
+    tokenHash: string,
+    session: Session<D>,
+    now: number,
+  ): Deno.AtomicOperation {
+    const expireIn = Math.max(1, expiresAt(session) - now);
+    const index: IndexEntry = { tokenHash };
+    return operation
+      .set(sessionKey(tokenHash), session, { expireIn })
+      .set(userSessionKey(session.userId, session.id), index, { expireIn });
+  }
+
+  /**
+   * Deletes the session and its index entry unless the record changed since `entry` was read
+   * (a concurrent rotation would otherwise lose its index entry). Returns whether it did.
+   */
+  async #remove(entry: Deno.KvEntry<Session<D>>, tokenHash: string): Promise<boolean> {
+    const result = await commitWithRetry(
+      () =>
+        this.#kv.atomic()
+          .check(entry)
+          .delete(sessionKey(tokenHash))
+          .delete(userSessionKey(entry.value.userId, entry.value.id)),
+      this.#lockRetry,
+    );
+    return result.ok;
+  }
+
+  #maxAge(session: Session<D>, now: number): number {
+    return Math.max(0, Math.floor((expiresAt(session) - now) / 1000));
+  }
+}
+
+/** The instant the session dies: whichever deadline comes first. */
+export function expiresAt(session: Pick<Session, "idleExpiresAt" | "absoluteExpiresAt">): number {
+  return Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
+}
+
+function isExpired(session: Session<JsonValue>, now: number): boolean {
+  return now >= expiresAt(session);
+}
+
+function checkSize(session: Session<JsonValue>): void {
+  const bytes = encoder.encode(JSON.stringify(session)).length;
+  if (bytes > MAX_SESSION_BYTES) throw new SessionTooLargeError(bytes);
+}
+
+/** Spreads concurrent retries apart so they stop colliding. */
+function jitter(attempt: number): Promise<void> {
+  const ceiling = Math.min(20, attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
