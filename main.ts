@@ -1,40 +1,64 @@
 /**
- * Entry point: read the settings, open Deno KV, build the app, serve it, and shut down cleanly.
+ * Entry point: read the settings, open Deno KV, seed the catalogue, build the app.
  *
- * `deno task dev` runs this file with `--dev` (plain-HTTP cookie defaults, file watching);
- * `deno task start` runs it for production.
+ * Two ways to run it, one module:
+ *
+ * - `deno serve --parallel main.ts` (`deno task start`, Deno Deploy): Deno serves the default
+ *   export with one worker per core and drains in-flight requests on SIGINT/SIGTERM. The listen
+ *   address comes from `deno serve` (`DENO_SERVE_ADDRESS=tcp:HOST:PORT` or `--port`).
+ * - `deno run main.ts --listen` (`deno task dev`): this module calls `Deno.serve` itself on
+ *   `HOSTNAME`:`PORT` and shuts down cleanly on SIGINT/SIGTERM. `--dev` selects the
+ *   development cookie defaults. (Deno prints a hint about `deno serve` here; it is expected.)
+ *
+ * In both, KV is closed when the process ends.
  *
  * @module
  */
-import { ConfigError, loadConfig } from "./src/config.ts";
 import { createApp } from "./src/app.ts";
-import { loadStaticFiles } from "./src/static_files.ts";
-import { seedCatalogue } from "./src/products.ts";
+import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import { consoleLogger } from "./src/logger.ts";
 import { openKv } from "./src/open_kv.ts";
+import { seedCatalogue } from "./src/products.ts";
+import { loadStaticFiles } from "./src/static_files.ts";
 
 const STATIC_DIR = decodeURIComponent(new URL("./static/", import.meta.url).pathname);
 
-async function main(): Promise<void> {
-  let config;
+function readConfig(): Config {
   try {
-    config = loadConfig(Deno.env.toObject(), Deno.args.includes("--dev") ? "dev" : "production");
+    return loadConfig(Deno.env.toObject(), Deno.args.includes("--dev") ? "dev" : "production");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     Deno.exit(1);
   }
-  const kv = await openKv(config);
-  await seedCatalogue(kv);
-  const { app } = createApp({ kv, config, staticFiles: await loadStaticFiles(STATIC_DIR) });
+}
 
+const config = readConfig();
+const kv = await openKv(config);
+// Idempotent: several workers or instances starting at once seed the catalogue once.
+await seedCatalogue(kv);
+const { app } = createApp({ kv, config, staticFiles: await loadStaticFiles(STATIC_DIR) });
+
+// KV is closed at exit however the process was asked to stop, after the server drained.
+globalThis.addEventListener("unload", () => {
+  kv.close();
+  consoleLogger.info("KV closed");
+});
+
+/** The request handler, for `deno serve` and Deno Deploy. */
+export default { fetch: app.fetch } satisfies Deno.ServeDefaultExport;
+
+/** Serves on `HOSTNAME`:`PORT` until SIGINT or SIGTERM, then lets in-flight requests finish. */
+async function listen(): Promise<void> {
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
-    onListen: ({ hostname, port }) => console.log(`Listening on http://${hostname}:${port}/`),
+    onListen: ({ hostname, port }) =>
+      consoleLogger.info("listening", { url: `http://${hostname}:${port}/`, pid: Deno.pid }),
   }, app.fetch);
 
-  // Deno Deploy and process managers send SIGINT/SIGTERM and kill a few seconds later: stop
-  // accepting, let in-flight requests finish, then close KV so no commit is cut in half.
+  // Process managers and Deno Deploy send SIGINT/SIGTERM and kill a few seconds later: stop
+  // accepting, let in-flight requests finish, then exit so KV is closed.
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
   const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
     const listener = () => stop(signal);
@@ -42,11 +66,10 @@ async function main(): Promise<void> {
     return [signal, listener] as const;
   });
   const signal = await stopped;
-  console.log(`${signal} received: finishing in-flight requests`);
+  consoleLogger.info("shutting down", { signal });
   await server.shutdown();
-  kv.close();
   for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
-  console.log("Server stopped, KV closed");
+  consoleLogger.info("server stopped");
 }
 
-if (import.meta.main) await main();
+if (import.meta.main && Deno.args.includes("--listen")) await listen();
