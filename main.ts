@@ -10,7 +10,9 @@
  *   `HOSTNAME`:`PORT` and shuts down cleanly on SIGINT/SIGTERM. `--dev` selects the
  *   development cookie defaults. (Deno prints a hint about `deno serve` here; it is expected.)
  *
- * In both, KV is closed when the process ends.
+ * On Deno Deploy (`DENO_DEPLOYMENT_ID`/`DENO_DEPLOY` set) the platform KV is opened with no
+ * path and nothing is written to the filesystem. In every mode, KV is closed when the process
+ * ends.
  *
  * @module
  */
@@ -72,4 +74,7 @@ async function listen(): Promise<void> {
   consoleLogger.info("server stopped");
 }
 
-if (import.meta.main && Deno.args.includes("--listen")) await listen();
+// Deno Deploy serves the default export itself when it sets DENO_AUTO_SERVE; an older runtime
+// that does not is given a server here (it ignores the port and routes traffic to it).
+const deployWithoutAutoServe = config.onDeploy && Deno.env.get("DENO_AUTO_SERVE") === undefined;
+if (import.meta.main && (Deno.args.includes("--listen") || deployWithoutAutoServe)) await listen();

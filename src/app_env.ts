@@ -5,6 +5,7 @@
  * @module
  */
 import type { Flash, Session } from "./sessions.ts";
+import type { SessionOutcome } from "./telemetry.ts";
 
 /** The signed-in user as pages see it: no password hash, no credential data. */
 export type SessionUser = {
@@ -53,6 +54,6 @@ export type AppEnv = {
     /** One-shot messages to render on this page. */
     flash: Flash[];
     /** How the session lookup went, for logs and traces. */
-    sessionOutcome: "none" | "valid" | "renewed" | "expired" | "missing" | "revoked";
+    sessionOutcome: SessionOutcome;
   };
 };

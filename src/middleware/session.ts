@@ -12,6 +12,7 @@ import type { AppEnv, AppSessionData } from "../app_env.ts";
 import { parseCookies } from "../cookies.ts";
 import type { SessionCookie } from "../session_cookie.ts";
 import type { SessionStore } from "../sessions.ts";
+import { recordSessionOutcome } from "../telemetry.ts";
 
 /** Reads the session cookie, validates it and sets `session`, `sessionToken`, `user`, `flash`. */
 export function loadSession(
@@ -26,10 +27,12 @@ export function loadSession(
     c.set("flash", []);
     if (token === undefined) {
       c.set("sessionOutcome", "none");
+      recordSessionOutcome("none");
       return await next();
     }
     const found = await store.get(token);
     c.set("sessionOutcome", found.status);
+    recordSessionOutcome(found.status);
     if (found.status === "valid" || found.status === "renewed") {
       c.set("session", found.session);
       c.set("sessionToken", token);
