@@ -106,7 +106,8 @@ export class AuthService {
         if (!(error instanceof HashBusyError)) throw error;
       }
     }
-    await throttle.recordSuccess(account, input.address);
+    // Most sign-ins follow no failure: then there is no counter to clear and no write.
+    if (decision.accountFailures > 0) await throttle.recordSuccess(account, input.address);
     try {
       return {
         ok: true,

@@ -34,7 +34,13 @@ interface Counter {
 }
 
 /** What {@linkcode LoginThrottle.check} decided. */
-export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+export type ThrottleDecision =
+  | {
+    allowed: true;
+    /** Failures already counted for this account+address (0: nothing to clear on success). */
+    accountFailures: number;
+  }
+  | { allowed: false; retryAfterSeconds: number };
 
 /** Failed-login counters. */
 export class LoginThrottle {
@@ -57,16 +63,17 @@ export class LoginThrottle {
       addressFailuresKey(address),
     ]);
     let resetAt = 0;
-    for (
-      const [entry, limit] of [[account, this.#limits.perAccount], [
-        byAddress,
-        this.#limits.perAddress,
-      ]] as const
-    ) {
+    const limits = [[account, this.#limits.perAccount], [
+      byAddress,
+      this.#limits.perAddress,
+    ]] as const;
+    for (const [entry, limit] of limits) {
       const counter = live(entry.value, now);
       if (counter !== null && counter.count >= limit) resetAt = Math.max(resetAt, counter.resetAt);
     }
-    if (resetAt === 0) return { allowed: true };
+    if (resetAt === 0) {
+      return { allowed: true, accountFailures: live(account.value, now)?.count ?? 0 };
+    }
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
   }
 
