@@ -22,6 +22,9 @@ const SERVER_SETTINGS = [
   "TRUST_PROXY_HEADER",
   "DENO_DEPLOYMENT_ID",
   "DENO_DEPLOY",
+  "DENO_AUTO_SERVE",
+  "DENO_SERVE_ADDRESS",
+  "OTEL_DENO",
 ];
 
 /** A running server subprocess. */
@@ -44,6 +47,16 @@ export interface StartServerOptions {
   startTimeoutMs?: number;
   /** How long to wait for a clean exit after SIGTERM before SIGKILL; default 5 s. */
   stopTimeoutMs?: number;
+  /**
+   * Arguments after `deno`; default `run --allow-net --allow-env --allow-read --allow-write
+   * main.ts --listen --dev`. The address is passed both as `PORT`/`HOSTNAME` and as
+   * `DENO_SERVE_ADDRESS`, so `serve …` arguments work too.
+   */
+  args?: string[];
+  /** Working directory; default the project root. */
+  cwd?: string;
+  /** An existing KV file to use instead of a fresh one (it is then not removed by `stop`). */
+  kvPath?: string;
 }
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
@@ -79,16 +92,20 @@ async function collect(
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const { startTimeoutMs = 20_000, stopTimeoutMs = 5_000 } = options;
   const dir = await Deno.makeTempDir({ prefix: "deno_shop_e2e_" });
-  const kvPath = `${dir}/store.sqlite3`;
+  const kvPath = options.kvPath ?? `${dir}/store.sqlite3`;
   const port = freePort();
   const origin = `http://127.0.0.1:${port}`;
 
   const env = Deno.env.toObject();
   for (const name of SERVER_SETTINGS) delete env[name];
-  Object.assign(env, options.env, { PORT: String(port), HOSTNAME: "127.0.0.1", KV_PATH: kvPath });
+  Object.assign(env, { KV_PATH: kvPath }, options.env, {
+    PORT: String(port),
+    HOSTNAME: "127.0.0.1",
+    DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+  });
 
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
+    args: options.args ?? [
       "run",
       "--allow-net",
       "--allow-env",
@@ -98,7 +115,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       "--listen",
       "--dev",
     ],
-    cwd: PROJECT_ROOT,
+    cwd: options.cwd ?? PROJECT_ROOT,
     env,
     clearEnv: true,
     stdin: "null",
