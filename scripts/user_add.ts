@@ -14,6 +14,7 @@ import { SessionStore } from "../src/sessions.ts";
 import {
   InvalidUserInputError,
   parseDisplayName,
+  parseUsername,
   UsernameTakenError,
   UserStore,
 } from "../src/users.ts";
@@ -60,11 +61,19 @@ export async function readPassword(stdin = Deno.stdin): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: { name: { type: "string" } },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: { name: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    // An unknown option or a --name without a value is a usage error, not a crash.
+    console.error(`${error instanceof Error ? error.message : error}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) {
     console.error(USAGE);
     return 2;
@@ -77,6 +86,8 @@ async function main(): Promise<number> {
     console.error(problem);
     return 1;
   }
+  // Check the names before paying for a hash.
+  parseUsername(username);
   if (values.name !== undefined) parseDisplayName(values.name);
 
   const kv = await openKv(config);

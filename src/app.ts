@@ -29,6 +29,7 @@ import { pageRoutes } from "./routes/pages.ts";
 import { shopRoutes } from "./routes/shop.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { createServices, type Services } from "./services.ts";
+import { SessionConflictError } from "./sessions.ts";
 import type { StaticFiles } from "./static_files.ts";
 import { errorPage } from "./views/error.ts";
 
@@ -85,10 +86,25 @@ export function createApp(deps: AppDeps): BuiltApp {
     }
   });
 
-  app.use(bodyLimit({
+  const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => renderError(c, 413, "The request body is too large."),
-  }));
+  });
+  // bodyLimit reads a body sent without Content-Length (chunked) itself, before any route. When
+  // that read fails (the client went away mid-upload, or Deno cut the body at shutdown) it is a
+  // bad request, not a bug: answer 400 instead of an unhandled 500 with a logged stack.
+  app.use(async function readBody(c, next) {
+    let handedOn = false;
+    try {
+      return await limitBody(c, () => {
+        handedOn = true;
+        return next();
+      });
+    } catch (error) {
+      if (handedOn || error instanceof HTTPException) throw error;
+      throw new HTTPException(400, { message: "The request body could not be read." });
+    }
+  });
   app.use(sameOrigin({
     onRejected: (c) => renderError(c, 403, "This request came from another site and was refused."),
   }));
@@ -105,7 +121,10 @@ export function createApp(deps: AppDeps): BuiltApp {
     if (error instanceof HTTPException && error.status < 500) {
       return renderError(c, error.status, error.message || "The request could not be handled.");
     }
-    if (error instanceof HashBusyError || error instanceof KvBusyError) {
+    if (
+      error instanceof HashBusyError || error instanceof KvBusyError ||
+      error instanceof SessionConflictError
+    ) {
       c.header("Retry-After", String(error instanceof HashBusyError ? error.retryAfterSeconds : 1));
       return renderError(c, 503, "The server is busy. Please try again in a moment.");
     }

@@ -183,10 +183,12 @@ export class AuthService {
     const problem = validatePassword(input.newPassword);
     if (problem !== null) return { ok: false, reason: "invalid-new", message: problem };
     await users.update(user.id, { passwordHash: await hasher.hash(input.newPassword) });
-    const bumped = await sessions.bumpCredentialVersion(user.id, input.session.id);
-    const rotated = await sessions.rotate(input.token, { credentialVersion: bumped.version });
+    // One commit bumps the credential version and moves this session to a new token; then every
+    // other session (including one a racing sign-in with the old password made) is ended.
+    const rotated = await sessions.rotate(input.token, { bumpCredentialVersion: true });
     if (rotated === null) return { ok: false, reason: "session-gone" };
-    return { ok: true, endedSessions: bumped.ended, ...rotated };
+    const { ended, ...fresh } = rotated;
+    return { ok: true, endedSessions: ended, ...fresh };
   }
 
   /** Reads the user and the credential version in one consistent snapshot. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { MAX_COOKIE_AGE_SECONDS } from "./cookies.ts";
 
 /** Validated server settings. */
 export interface Config {
@@ -69,6 +70,16 @@ export function loadConfig(env: Record<string, string | undefined>, mode: RunMod
   const onDeploy = nonEmpty(env.DENO_DEPLOYMENT_ID) !== undefined ||
     nonEmpty(env.DENO_DEPLOY) !== undefined;
   const idleTimeoutSeconds = wholeSeconds(env, "SESSION_IDLE_TIMEOUT", 86_400);
+  // The cookie's Max-Age is the session's remaining time, at most the idle timeout; RFC 6265bis
+  // 4.1.2.2 caps Max-Age at 400 days and serializeCookie refuses more, so every sign-in would fail.
+  if (idleTimeoutSeconds > MAX_COOKIE_AGE_SECONDS) {
+    const value = JSON.stringify(env.SESSION_IDLE_TIMEOUT);
+    throw new ConfigError(
+      "SESSION_IDLE_TIMEOUT",
+      `${value} is more than ${MAX_COOKIE_AGE_SECONDS} seconds (400 days), ` +
+        "the longest a browser keeps a cookie",
+    );
+  }
   const absoluteTimeoutSeconds = wholeSeconds(env, "SESSION_ABSOLUTE_TIMEOUT", 604_800);
   const trustProxyHeader = nonEmpty(env.TRUST_PROXY_HEADER);
   if (trustProxyHeader !== undefined && !/^[A-Za-z0-9-]+$/.test(trustProxyHeader)) {

@@ -157,6 +157,8 @@ export interface PasswordHasher {
   /**
    * Does the same work as a failed `verify()` at the current parameters and returns false: call it
    * for an unknown user so the response takes as long as for a wrong password (ASVS 5.0 6.3.8).
+   * A password `verify()` refuses without hashing (too long, unpaired surrogate) is refused here
+   * without hashing too, or its speed would tell which usernames exist.
    *
    * @throws {HashBusyError} when no hashing slot is free in time
    */
@@ -314,6 +316,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   const dummyKey = crypto.getRandomValues(new Uint8Array(params.keyLength));
 
   async function verifyDummy(password: string): Promise<false> {
+    if (!canBeStored(password)) return false;
     const key = await limiter.run(() => derive(password, dummySalt, params));
     timingSafeEqual(key, dummyKey);
     return false;

@@ -122,6 +122,7 @@ export class SessionConflictError extends Error {
 export const MAX_SESSION_BYTES = 64 * 1024 - 1024;
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const encoder = new TextEncoder();
 
 /** Returns a new session token: 32 bytes from the CSPRNG, base64url without padding (43 chars). */
@@ -387,38 +388,44 @@ export class SessionStore<D extends JsonValue = JsonValue> {
 
   /**
    * Moves a live session to a new token and kills the old one in one atomic commit, for
-   * privilege changes such as a password change. Optionally records a new credential version.
-   * Returns `null` when the old token is not a live session.
+   * privilege changes. With `bumpCredentialVersion` (a password change) the same commit bumps
+   * the user's credential version and records it in the moved session, then every other
+   * session of the user is ended; `ended` says how many. Returns `null` when the old token is
+   * not a live session.
    */
   async rotate(
     token: string | undefined,
-    changes: { credentialVersion?: number } = {},
-  ): Promise<{ token: string; session: Session<D>; maxAgeSeconds: number } | null> {
+    options: { bumpCredentialVersion?: boolean } = {},
+  ): Promise<{ token: string; session: Session<D>; maxAgeSeconds: number; ended: number } | null> {
     if (!isWellFormedToken(token)) return null;
     const oldHash = hashToken(token);
     for (let attempt = 1;; attempt++) {
       const entry = await this.#kv.get<Session<D>>(sessionKey(oldHash));
       const now = this.#now();
       if (entry.value === null || isExpired(entry.value, now)) return null;
-      const newToken = generateToken();
-      const newHash = hashToken(newToken);
+      const { userId } = entry.value;
+      const version = options.bumpCredentialVersion
+        ? await this.#kv.get<number>(credentialVersionKey(userId))
+        : null;
       const session: Session<D> = {
         ...entry.value,
-        credentialVersion: changes.credentialVersion ?? entry.value.credentialVersion,
+        credentialVersion: version === null
+          ? entry.value.credentialVersion
+          : (version.value ?? 0) + 1,
         lastSeenAt: now,
       };
-      const result = await commitWithRetry(
-        () =>
-          this.#write(
-            this.#kv.atomic().check(entry).delete(sessionKey(oldHash)),
-            newHash,
-            session,
-            now,
-          ),
-        this.#lockRetry,
-      );
+      const newToken = generateToken();
+      const result = await commitWithRetry(() => {
+        const operation = this.#kv.atomic().check(entry).delete(sessionKey(oldHash));
+        if (version !== null) {
+          operation.check(version).set(credentialVersionKey(userId), session.credentialVersion);
+        }
+        return this.#write(operation, hashToken(newToken), session, now);
+      }, this.#lockRetry);
       if (result.ok) {
-        return { token: newToken, session, maxAgeSeconds: this.#maxAge(session, now) };
+        // As in bumpCredentialVersion: list after the bump is committed.
+        const ended = version === null ? 0 : await this.revokeAll(userId, session.id);
+        return { token: newToken, session, maxAgeSeconds: this.#maxAge(session, now), ended };
       }
       if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
       await jitter(attempt);
@@ -449,6 +456,9 @@ export class SessionStore<D extends JsonValue = JsonValue> {
 
   /** Ends one of the user's sessions by its public id; false when the user has no such session. */
   async revoke(userId: string, sessionId: string): Promise<boolean> {
+    // Public ids are 16 random bytes in base64url; anything else (say, a 3 KB string that
+    // would overflow KV's key size) names no session.
+    if (!SESSION_ID_PATTERN.test(sessionId)) return false;
     const index = await this.#kv.get<IndexEntry>(userSessionKey(userId, sessionId));
     if (index.value === null) return false;
     const entry = await this.#kv.get<Session<D>>(sessionKey(index.value.tokenHash));

@@ -113,7 +113,7 @@ export interface TestApp extends BuiltApp {
 
 /** Builds a {@linkcode TestApp}; pass `deps` to override any dependency. */
 export async function createTestApp(
-  deps: Partial<AppDeps> & { config?: Partial<Config> } = {},
+  deps: Omit<Partial<AppDeps>, "config"> & { config?: Partial<Config> } = {},
 ): Promise<TestApp> {
   const kv = deps.kv ?? await Deno.openKv(":memory:");
   await seedCatalogue(kv);
@@ -189,10 +189,15 @@ export async function signIn(
   password = "correct horse battery",
   init: RequestInit = {},
 ): Promise<Response> {
+  // `init.headers` may be a Headers object (as withSession() returns), which spreading drops.
+  const headers = new Headers(init.headers);
+  if (!headers.has("Content-Type")) {
+    headers.set("Content-Type", "application/x-www-form-urlencoded");
+  }
   const response = await app.request("/login", {
     ...form({ username, password }),
     ...init,
-    headers: { "Content-Type": "application/x-www-form-urlencoded", ...init.headers },
+    headers,
   });
   await response.body?.cancel();
   return response;

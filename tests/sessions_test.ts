@@ -258,17 +258,39 @@ Deno.test("SessionStore.rotate() moves the session to a new token and kills the 
     const store = storeFor(kv);
     const { token } = await newSession(store);
     await store.update(token, (data) => ({ ...data, cart: ["tea"] }));
-    const rotated = await store.rotate(token, { credentialVersion: 3 });
+    const rotated = await store.rotate(token);
     ok(rotated !== null);
     notStrictEqual(rotated.token, token);
+    strictEqual(rotated.ended, 0);
     strictEqual((await store.get(token)).status, "missing");
     const found = await store.get(rotated.token);
     strictEqual(found.status, "valid");
     if (found.status !== "valid") return;
     deepStrictEqual(found.session.data.cart, ["tea"]);
-    strictEqual(found.session.credentialVersion, 3);
+    strictEqual(found.session.credentialVersion, 0);
     strictEqual((await store.list("u1")).length, 1);
     strictEqual(await store.rotate(token), null);
+  });
+});
+
+Deno.test("SessionStore.rotate() with a credential bump ends every other session", async () => {
+  await withKv(async (kv) => {
+    const clock = fakeClock();
+    const store = storeFor(kv, { now: clock.now });
+    const current = await newSession(store);
+    const other = await newSession(store);
+    const stranger = await newSession(store, "u2");
+    const rotated = await store.rotate(current.token, { bumpCredentialVersion: true });
+    ok(rotated !== null);
+    strictEqual(rotated.ended, 1);
+    strictEqual(rotated.session.credentialVersion, 1);
+    strictEqual(await store.credentialVersion("u1"), 1);
+    strictEqual((await store.get(other.token)).status, "missing");
+    strictEqual((await store.get(current.token)).status, "missing");
+    strictEqual((await store.get(stranger.token)).status, "valid");
+    // The moved session carries the new version, so its renewal keeps it alive.
+    clock.advance(IDLE * 1000 * 0.75);
+    strictEqual((await store.get(rotated.token)).status, "renewed");
   });
 });
 

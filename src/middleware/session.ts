@@ -39,7 +39,11 @@ export function loadSession(
       c.set("user", found.session.data.user);
       // Set before the handler runs, so a handler that signs out or rotates overrides it.
       if (found.status === "renewed") cookie.set(c.res.headers, token, found.maxAgeSeconds);
-      if (found.session.flash.length > 0) {
+      // Only a page can show a flash message: an API call or a form POST taking it would lose
+      // it before the page that the POST redirects to.
+      if (
+        found.session.flash.length > 0 && c.req.method === "GET" && !c.req.path.startsWith("/api/")
+      ) {
         c.set("flash", await store.takeFlash(token, found.session));
       }
     } else {

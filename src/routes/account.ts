@@ -34,7 +34,7 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
     const session = c.get("session")!;
     const id = form.id ?? "";
     // Scoped to the signed-in user: another user's id is simply not found.
-    if (id === "" || !(await sessions.revoke(session.userId, id))) {
+    if (!(await sessions.revoke(session.userId, id))) {
       throw new HTTPException(404, {
         message: "That session does not exist or has already ended.",
       });
