@@ -10,6 +10,7 @@
  * | `["usernames", normalizedUsername]`          | userId, for unique usernames           |
  * | `["login_failures", "account", user, addr]`  | failed-login counter                   |
  * | `["login_failures", "address", addr]`        | failed-login counter                   |
+ * | `["login_failures", "account_total", user]`  | failed-login counter, all addresses    |
  * | `["products", productId]`                    | catalogue product                      |
  * | `["meta", name]`                             | one-off markers (catalogue seeded)     |
  *
@@ -54,6 +55,11 @@ export function accountFailuresKey(normalizedUsername: string, address: string):
 /** Failed logins from one client address, whatever the account. */
 export function addressFailuresKey(address: string): Deno.KvKey {
   return ["login_failures", "address", address];
+}
+
+/** Failed logins for one account from every address together. */
+export function accountTotalFailuresKey(normalizedUsername: string): Deno.KvKey {
+  return ["login_failures", "account_total", normalizedUsername];
 }
 
 /** Prefix listing the catalogue. */

@@ -1,14 +1,16 @@
 /**
- * Counting failed sign-ins in Deno KV, per account+address and per address.
+ * Counting failed sign-ins in Deno KV: per account+address, per address, and per account.
  *
  * Counters are fixed windows that expire by `expireIn` (no sweeper). Because KV deletes late, a
- * counter also stores when its window ends and a read ignores a stale one. Counting per
- * account AND address means an attacker elsewhere cannot lock a real user out; the looser
- * per-address limit stops one address from spraying many accounts (OWASP ASVS 2.2.1).
+ * counter also stores when its window ends and a read ignores a stale one. The tight
+ * account+address limit stops guessing from one place without letting an attacker elsewhere
+ * lock a real user out; the per-address limit stops one address from spraying many accounts;
+ * the per-account limit (100 an hour, OWASP ASVS 4.0.3 2.2.1) caps guessing spread over many
+ * addresses, at the price of pausing that account's sign-ins for the rest of the hour.
  *
  * @module
  */
-import { accountFailuresKey, addressFailuresKey } from "./kv_keys.ts";
+import { accountFailuresKey, accountTotalFailuresKey, addressFailuresKey } from "./kv_keys.ts";
 import { commitWithRetry } from "./kv_commit.ts";
 
 /** Limits of a {@linkcode LoginThrottle}. */
@@ -19,13 +21,19 @@ export interface ThrottleLimits {
   perAddress: number;
   /** Window length in seconds. */
   windowSeconds: number;
+  /** Failures allowed per account from all addresses together; default 100. */
+  perAccountAnyAddress?: number;
+  /** Window of the per-account limit in seconds; default one hour. */
+  accountWindowSeconds?: number;
 }
 
-/** About 10 failures in 15 minutes per account+address, 100 per address. */
+/** 10 failures in 15 minutes per account+address, 100 per address, 100 an hour per account. */
 export const DEFAULT_THROTTLE_LIMITS: ThrottleLimits = {
   perAccount: 10,
   perAddress: 100,
   windowSeconds: 15 * 60,
+  perAccountAnyAddress: 100,
+  accountWindowSeconds: 60 * 60,
 };
 
 interface Counter {
@@ -58,14 +66,16 @@ export class LoginThrottle {
   /** Decides, before any password is checked, whether this attempt may go ahead. One read. */
   async check(username: string, address: string): Promise<ThrottleDecision> {
     const now = this.#now();
-    const [account, byAddress] = await this.#kv.getMany<[Counter, Counter]>([
+    const { perAccount, perAddress, perAccountAnyAddress = 100 } = this.#limits;
+    const [account, byAddress, accountTotal] = await this.#kv.getMany<[Counter, Counter, Counter]>([
       accountFailuresKey(username, address),
       addressFailuresKey(address),
+      accountTotalFailuresKey(username),
     ]);
     let resetAt = 0;
-    const limits = [[account, this.#limits.perAccount], [
-      byAddress,
-      this.#limits.perAddress,
+    const limits = [[account, perAccount], [byAddress, perAddress], [
+      accountTotal,
+      perAccountAnyAddress,
     ]] as const;
     for (const [entry, limit] of limits) {
       const counter = live(entry.value, now);
@@ -77,11 +87,13 @@ export class LoginThrottle {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
   }
 
-  /** Counts one failed attempt against the account+address and the address. */
+  /** Counts one failed attempt against the account+address, the address and the account. */
   async recordFailure(username: string, address: string): Promise<void> {
+    const { windowSeconds, accountWindowSeconds = 3600 } = this.#limits;
     await Promise.all([
-      this.#increment(accountFailuresKey(username, address)),
-      this.#increment(addressFailuresKey(address)),
+      this.#increment(accountFailuresKey(username, address), windowSeconds),
+      this.#increment(addressFailuresKey(address), windowSeconds),
+      this.#increment(accountTotalFailuresKey(username), accountWindowSeconds),
     ]);
   }
 
@@ -90,13 +102,13 @@ export class LoginThrottle {
     await commitWithRetry(() => this.#kv.atomic().delete(accountFailuresKey(username, address)));
   }
 
-  async #increment(key: Deno.KvKey): Promise<void> {
+  async #increment(key: Deno.KvKey, windowSeconds: number): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const now = this.#now();
       const entry = await this.#kv.get<Counter>(key);
       const current = live(entry.value, now);
       const next: Counter = current === null
-        ? { count: 1, resetAt: now + this.#limits.windowSeconds * 1000 }
+        ? { count: 1, resetAt: now + windowSeconds * 1000 }
         : { count: current.count + 1, resetAt: current.resetAt };
       const result = await commitWithRetry(() =>
         this.#kv.atomic().check(entry).set(key, next, {

@@ -23,6 +23,26 @@ Deno.test("DEFAULT_THROTTLE_LIMITS allow 10 failures per account and address in 
     perAccount: 10,
     perAddress: 100,
     windowSeconds: 900,
+    perAccountAnyAddress: 100,
+    accountWindowSeconds: 3600,
+  });
+});
+
+Deno.test("LoginThrottle.check() caps one account at perAccountAnyAddress failures an hour (ASVS 2.2.1)", async () => {
+  await withKv(async (kv) => {
+    const limits = { ...LIMITS, perAccountAnyAddress: 6, accountWindowSeconds: 3600 };
+    const { throttle, clock } = setUp(kv, limits);
+    // Two failures from each of three addresses: every account+address counter stays under 3.
+    for (const address of ["1.1.1.1", "2.2.2.2", "3.3.3.3"]) {
+      await fail(throttle, 2, "alice", address);
+    }
+    deepStrictEqual(await throttle.check("alice", "4.4.4.4"), {
+      allowed: false,
+      retryAfterSeconds: 3600,
+    });
+    strictEqual((await throttle.check("bob", "4.4.4.4")).allowed, true);
+    clock.advance(3600 * 1000);
+    strictEqual((await throttle.check("alice", "4.4.4.4")).allowed, true);
   });
 });
 
