@@ -22,7 +22,7 @@ export const PROJECT_ROOT = decodeURIComponent(new URL("../", import.meta.url).p
  * Settings inherited from the parent environment that would change what the server does; they
  * are dropped so a developer's shell cannot make a run differ from CI.
  */
-const SERVER_SETTINGS = [
+export const SERVER_SETTINGS = [
   "PORT",
   "HOSTNAME",
   "KV_PATH",
@@ -33,6 +33,8 @@ const SERVER_SETTINGS = [
   "DENO_DEPLOYMENT_ID",
   "DENO_DEPLOY",
   "DENO_SERVE_ADDRESS",
+  "DENO_AUTO_SERVE",
+  "OTEL_DENO",
 ];
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
@@ -81,7 +83,7 @@ function serverEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 /** Reads `stream` to the end, appending decoded text with `append`. */
-async function collect(
+export async function collect(
   stream: ReadableStream<Uint8Array>,
   append: (text: string) => void,
 ): Promise<void> {

@@ -6,7 +6,8 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createTestApp } from "./_helpers.ts";
-import { PROJECT_ROOT, type RunningServer, startServer } from "./e2e/_server.ts";
+import { PROJECT_ROOT } from "./_process.ts";
+import { type RunningServer, startServer } from "./e2e/_server.ts";
 
 const PASSWORD = "operations passphrase 42";
 

@@ -4,28 +4,9 @@
  *
  * @module
  */
+import { collect, freePort, PROJECT_ROOT, SERVER_SETTINGS } from "../_process.ts";
 
-/** Project root: the folder holding `main.ts` and `deno.json`. */
-export const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-
-/**
- * Server settings inherited from the parent environment that would change what the server does;
- * they are dropped so a developer's shell cannot make the e2e run differ from CI.
- */
-const SERVER_SETTINGS = [
-  "PORT",
-  "HOSTNAME",
-  "KV_PATH",
-  "SESSION_IDLE_TIMEOUT",
-  "SESSION_ABSOLUTE_TIMEOUT",
-  "COOKIE_SECURE",
-  "TRUST_PROXY_HEADER",
-  "DENO_DEPLOYMENT_ID",
-  "DENO_DEPLOY",
-  "DENO_AUTO_SERVE",
-  "DENO_SERVE_ADDRESS",
-  "OTEL_DENO",
-];
+export { freePort, PROJECT_ROOT };
 
 /** A running server subprocess. */
 export interface RunningServer {
@@ -57,26 +38,6 @@ export interface StartServerOptions {
   cwd?: string;
   /** An existing KV file to use instead of a fresh one (it is then not removed by `stop`). */
   kvPath?: string;
-}
-
-/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
-  try {
-    return (listener.addr as Deno.NetAddr).port;
-  } finally {
-    listener.close();
-  }
-}
-
-/** Reads `stream` to the end, appending decoded text with `append`. */
-async function collect(
-  stream: ReadableStream<Uint8Array>,
-  append: (text: string) => void,
-): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) append(decoder.decode(chunk, { stream: true }));
-  append(decoder.decode());
 }
 
 /**
