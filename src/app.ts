@@ -94,6 +94,9 @@ export function createApp(deps: AppDeps): BuiltApp {
   // that read fails (the client went away mid-upload, or Deno cut the body at shutdown) it is a
   // bad request, not a bug: answer 400 instead of an unhandled 500 with a logged stack.
   app.use(async function readBody(c, next) {
+    // No route reads a GET or HEAD body, so there is nothing to limit (and touching the body
+    // stream costs every page request).
+    if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     let handedOn = false;
     try {
       return await limitBody(c, () => {

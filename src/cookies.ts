@@ -50,7 +50,6 @@ const SAME_SITE: Record<string, SameSite> = Object.assign(Object.create(null), {
   lax: "Lax",
   none: "None",
 });
-const encoder = new TextEncoder();
 
 /**
  * Parses a `Cookie` request header into a name -> value map. Never throws.
@@ -142,20 +141,21 @@ function decodeValue(value: string): string {
  * ```
  */
 export function serializeCookie(name: string, value: string, options: CookieOptions = {}): string {
-  const label = `Cannot serialize cookie ${JSON.stringify(String(name))}`;
+  // Built only when something is wrong: JSON.stringify on every call was most of its cost.
+  const label = () => `Cannot serialize cookie ${JSON.stringify(String(name))}`;
   if (typeof name !== "string" || !TOKEN.test(name)) {
-    throw new SyntaxError(`${label}: name is not an RFC 9110 token`);
+    throw new SyntaxError(`${label()}: name is not an RFC 9110 token`);
   }
   if (typeof value !== "string") {
-    throw new TypeError(`${label}: value must be a string, got ${typeof value}`);
+    throw new TypeError(`${label()}: value must be a string, got ${typeof value}`);
   }
   if (!value.isWellFormed()) {
-    throw new TypeError(`${label}: value is not well-formed Unicode (lone surrogate)`);
+    throw new TypeError(`${label()}: value is not well-formed Unicode (lone surrogate)`);
   }
   const encoded = encodeURIComponent(value);
   if (name.length + encoded.length > MAX_NAME_VALUE_BYTES) {
     throw new RangeError(
-      `${label}: name and encoded value are ${
+      `${label()}: name and encoded value are ${
         name.length + encoded.length
       } bytes, over the ${MAX_NAME_VALUE_BYTES}-byte limit`,
     );
@@ -166,7 +166,7 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
   if (maxAge !== undefined) {
     if (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_COOKIE_AGE_SECONDS) {
       throw new RangeError(
-        `${label}: Max-Age ${
+        `${label()}: Max-Age ${
           JSON.stringify(String(maxAge))
         } is not a whole number of seconds from 0 to ${MAX_COOKIE_AGE_SECONDS} (400 days)`,
       );
@@ -176,7 +176,7 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
   if (expires !== undefined) {
     if (!(expires instanceof Date) || Number.isNaN(expires.getTime())) {
       throw new RangeError(
-        `${label}: Expires ${JSON.stringify(String(expires))} is not a valid Date`,
+        `${label()}: Expires ${JSON.stringify(String(expires))} is not a valid Date`,
       );
     }
     // Date#toUTCString produces the IMF-fixdate of RFC 9110 5.6.7.
@@ -185,14 +185,14 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
   if (domain !== undefined) {
     checkAttributeValue(label, "Domain", domain);
     // RFC 6265bis 5.6.3: user agents ignore an empty Domain; that is never what a caller meant.
-    if (domain === "") throw new SyntaxError(`${label}: Domain is empty`);
+    if (domain === "") throw new SyntaxError(`${label()}: Domain is empty`);
     parts.push(`Domain=${domain}`);
   }
   if (path !== undefined) {
     checkAttributeValue(label, "Path", path);
     // RFC 6265bis 5.6.4: a Path not starting with "/" is replaced by the default path.
     if (!path.startsWith("/")) {
-      throw new SyntaxError(`${label}: Path ${JSON.stringify(path)} does not start with "/"`);
+      throw new SyntaxError(`${label()}: Path ${JSON.stringify(path)} does not start with "/"`);
     }
     parts.push(`Path=${path}`);
   }
@@ -202,44 +202,45 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
     const canonical = typeof sameSite === "string" ? SAME_SITE[sameSite.toLowerCase()] : undefined;
     if (canonical === undefined) {
       throw new RangeError(
-        `${label}: SameSite ${JSON.stringify(String(sameSite))} is not Strict, Lax or None`,
+        `${label()}: SameSite ${JSON.stringify(String(sameSite))} is not Strict, Lax or None`,
       );
     }
     // RFC 6265bis 5.6.7: user agents reject SameSite=None without Secure.
     if (canonical === "None" && !secure) {
-      throw new TypeError(`${label}: SameSite=None requires Secure`);
+      throw new TypeError(`${label()}: SameSite=None requires Secure`);
     }
     parts.push(`SameSite=${canonical}`);
   }
   if (partitioned) {
-    if (!secure) throw new TypeError(`${label}: Partitioned requires Secure`);
+    if (!secure) throw new TypeError(`${label()}: Partitioned requires Secure`);
     parts.push("Partitioned");
   }
 
   // RFC 6265bis 4.1.3: prefixes are matched case-insensitively by user agents.
   const lowerName = name.toLowerCase();
   if (lowerName.startsWith("__secure-") && !secure) {
-    throw new TypeError(`${label}: the __Secure- prefix requires Secure`);
+    throw new TypeError(`${label()}: the __Secure- prefix requires Secure`);
   }
   if (lowerName.startsWith("__host-")) {
-    if (!secure) throw new TypeError(`${label}: the __Host- prefix requires Secure`);
-    if (domain !== undefined) throw new TypeError(`${label}: the __Host- prefix forbids Domain`);
-    if (path !== "/") throw new TypeError(`${label}: the __Host- prefix requires Path=/`);
+    if (!secure) throw new TypeError(`${label()}: the __Host- prefix requires Secure`);
+    if (domain !== undefined) throw new TypeError(`${label()}: the __Host- prefix forbids Domain`);
+    if (path !== "/") throw new TypeError(`${label()}: the __Host- prefix requires Path=/`);
   }
   return parts.join("; ");
 }
 
-function checkAttributeValue(label: string, attribute: string, value: string): void {
+function checkAttributeValue(label: () => string, attribute: string, value: string): void {
   if (typeof value !== "string" || !ATTRIBUTE_VALUE.test(value)) {
     throw new SyntaxError(
-      `${label}: ${attribute} ${
+      `${label()}: ${attribute} ${
         JSON.stringify(String(value))
       } contains ";", a control or a non-ASCII character`,
     );
   }
-  if (encoder.encode(value).length > MAX_ATTRIBUTE_VALUE_BYTES) {
+  // ATTRIBUTE_VALUE admits ASCII only, so UTF-16 units and bytes count alike.
+  if (value.length > MAX_ATTRIBUTE_VALUE_BYTES) {
     throw new RangeError(
-      `${label}: ${attribute} is longer than ${MAX_ATTRIBUTE_VALUE_BYTES} bytes`,
+      `${label()}: ${attribute} is longer than ${MAX_ATTRIBUTE_VALUE_BYTES} bytes`,
     );
   }
 }

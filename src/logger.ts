@@ -18,14 +18,47 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-/** Logs JSON lines to standard output and standard error. */
+let pendingLines: string[] = [];
+let flushScheduled = false;
+let flushOnUnload = false;
+
+/**
+ * Writes the buffered info lines to standard output now, in one `console.log` call.
+ * `console.log` costs about 10 us a call however short the line (an access-log line a request
+ * made it a fifth of a session-checked page's own work); one call for the lines of an
+ * event-loop turn costs about 1.5 us a line. Still `console.log`, so `deno serve --parallel`
+ * keeps putting its `[serve-worker-N ]` prefix in front of each batch (one worker's lines).
+ */
+export function flushLog(): void {
+  flushScheduled = false;
+  if (pendingLines.length === 0) return;
+  const text = pendingLines.join("\n");
+  pendingLines = [];
+  console.log(text);
+}
+
+/**
+ * Logs JSON lines to standard output and standard error. Info lines are written at the end of
+ * the event-loop turn (or every 256 lines, and at exit); errors are written at once.
+ */
 export const consoleLogger: Logger = {
   info(message, fields) {
-    console.log(
+    pendingLines.push(
       JSON.stringify({ time: new Date().toISOString(), level: "info", message, ...fields }),
     );
+    if (!flushOnUnload) {
+      // Registered at the first line, so it runs after main.ts's own unload listener.
+      flushOnUnload = true;
+      globalThis.addEventListener("unload", flushLog);
+    }
+    if (pendingLines.length >= 256) flushLog();
+    else if (!flushScheduled) {
+      flushScheduled = true;
+      setTimeout(flushLog, 0);
+    }
   },
   error(message, fields) {
+    flushLog(); // keep the order of lines
     console.error(
       JSON.stringify({ time: new Date().toISOString(), level: "error", message, ...fields }),
     );

@@ -366,11 +366,17 @@ async function waitForEveryWorker(
     await sleep(10);
   }
   const workers = Number(listening[1] ?? 1);
-  const seen = () =>
-    new Set(
-      output().split("\n").filter((line) => line.includes('"path":"/healthz"'))
-        .map((line) => /^\[(serve-worker-\d+)\s*\]/.exec(line)?.[1] ?? "main"),
-    ).size;
+  // The logger writes a batch of one worker's lines at once and deno serve prefixes each write,
+  // so a line without a prefix belongs to the last worker named.
+  const seen = () => {
+    const workers = new Set<string>();
+    let writer = "main";
+    for (const line of output().split("\n")) {
+      writer = /^\[(serve-worker-\d+)\s*\]/.exec(line)?.[1] ?? writer;
+      if (line.includes('"path":"/healthz"')) workers.add(writer);
+    }
+    return workers.size;
+  };
   while (seen() < workers) {
     if (Date.now() > deadline) {
       throw new Error(`Only ${seen()} of ${workers} workers answered in time`);

@@ -90,12 +90,16 @@ Deno.test("deno serve --parallel: two workers share sessions and seed the catalo
     const statuses = [];
     for (let i = 0; i < 40; i++) statuses.push((await getFresh(server, "/api/me", cookie)).status);
     deepStrictEqual(new Set(statuses), new Set([200]));
-    // deno serve prefixes each worker's output with its name.
-    const workers = new Set(
-      server.output().split("\n")
-        .filter((line) => line.includes('"path":"/api/me"') && line.includes('"session":"valid"'))
-        .map((line) => line.match(/\[serve-worker-(\d+)\s*\]/)?.[1]),
-    );
+    // deno serve prefixes each write of a worker with its name; the logger writes a batch of
+    // one worker's lines at once, so a line without a prefix belongs to the last one named.
+    const workers = new Set<string | undefined>();
+    let writer: string | undefined;
+    for (const line of server.output().split("\n")) {
+      writer = line.match(/^\[serve-worker-(\d+)\s*\]/)?.[1] ?? writer;
+      if (line.includes('"path":"/api/me"') && line.includes('"session":"valid"')) {
+        workers.add(writer);
+      }
+    }
     deepStrictEqual([...workers].sort(), ["0", "1"], "both workers served the session");
   } finally {
     await server.stop();

@@ -27,7 +27,9 @@ const SLOW_PARAMS: ScryptParams = { N: 2 ** 15, r: 8, p: 1, keyLength: 32 };
 const B64 = "[A-Za-z0-9+/]";
 
 function testHasher(options: Parameters<typeof createPasswordHasher>[0] = {}) {
-  return createPasswordHasher({ params: TEST_SCRYPT_PARAMS, ...options });
+  // A long default wait: on a loaded machine the hashing thread can be slow to get a core, and
+  // only the tests about the wait limit should ever see it.
+  return createPasswordHasher({ params: TEST_SCRYPT_PARAMS, maxWaitMs: 60_000, ...options });
 }
 
 /**
