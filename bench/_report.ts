@@ -1,0 +1,650 @@
+/**
+ * The benchmark's results as data, and bench/RESULTS.md rendered from them.
+ *
+ * Every load figure is a median over interleaved rounds of a ratio taken within one round, so
+ * a noisy neighbour slows numerator and denominator alike.
+ *
+ * @module
+ */
+import type { KvCostRow } from "./kv_cost.ts";
+import type { ParseAbResult } from "./parse_ab.ts";
+import { median, type WrkResult } from "./_lib.ts";
+
+/** One wrk measurement in the throughput section. */
+export interface ThroughputRow {
+  /** Round number, from 1. */
+  round: number;
+  /** Server id: `deno`, `hono`, `kvget`, `ours`, `seed`, `express` (or `ours@compare`). */
+  target: string;
+  /** Route id: `page`, `dashboard`, `redirect`, `cart_get`, `cart_add`, `login`. */
+  route: string;
+  /** wrk connections used. */
+  connections: number;
+  /** What wrk reported. */
+  result: WrkResult;
+}
+
+/** One round of the "GET while 8 logins hash" measurement. */
+export interface HashingRound {
+  /** Round number, from 1. */
+  round: number;
+  /** `ours`, or `ours@NAME` for a `--compare` checkout. */
+  target: string;
+  /** GET /dashboard requests per second with nothing else running. */
+  idleRps: number;
+  /** The same while 8 POST /login are kept in flight. */
+  loadedRps: number;
+  /** Login responses by status during the loaded run. */
+  loginStatuses: Record<string, number>;
+  /** Errors of the GET runs (non-2xx/3xx and socket errors), idle + loaded. */
+  getErrors: number;
+}
+
+/** One mixed-load run against `deno serve`. */
+export interface ParallelRow {
+  /** Round number, from 1. */
+  round: number;
+  /** 1 (`deno serve`) or 2 (`deno serve --parallel`, DENO_JOBS=2). */
+  workers: number;
+  /** What wrk reported (counted.lua, with statuses). */
+  result: WrkResult;
+  /** Responses of 400 and above in the server's access log, by "METHOD path status". */
+  failures: Record<string, number>;
+  /** Server-side durations of POST /api/cart from the access log, ms. */
+  cartWriteMs?: { count: number; p50: number; p99: number; p999: number; max: number };
+}
+
+/** Memory of one server from empty to N live sessions. */
+export interface MemoryRow {
+  /** Server id. */
+  target: string;
+  /** Live sessions created. */
+  sessions: number;
+  /** How they were created. */
+  createdBy: string;
+  /** Seconds it took. */
+  createSeconds: number;
+  /** VmRSS after warm-up with a handful of sessions, KiB. */
+  rssBeforeKiB: number;
+  /** VmRSS right after the sessions were created, KiB. */
+  rssAfterCreateKiB: number;
+  /** VmRSS after reading across all of them with wrk, KiB. */
+  rssAfterReadsKiB: number;
+  /** VmHWM (peak RSS) at the end, KiB. */
+  peakKiB: number;
+  /** RssAnon before and after the reads, KiB (heaps and caches). */
+  anonKiB: [number, number];
+  /** RssFile before and after the reads, KiB (binary, memory-mapped files). */
+  fileKiB: [number, number];
+  /** KV file (+ -wal, -shm) in bytes, when the store is a KV file. */
+  kvFileBytes?: number;
+  /** Where the KV file lived. */
+  kvLocation?: string;
+  /** The read run over all sessions. */
+  reads: WrkResult;
+}
+
+/** A `deno bench` group, summarised over the micro rounds. */
+export interface MicroGroup {
+  /** Group name. */
+  group: string;
+  /** Our function (the group's baseline). */
+  baseline: string;
+  /** Its median average time per call, ns. */
+  baselineAvgNs: number;
+  /** The other entries. */
+  others: {
+    /** Bench name. */
+    name: string;
+    /** Median average time per call, ns. */
+    avgNs: number;
+    /** Median over rounds of (this avg / baseline avg): above 1 means the baseline is faster. */
+    speedupAvg: number;
+    /** The same from p75 times, less sensitive to outliers. */
+    speedupP75: number;
+  }[];
+}
+
+/** Everything one run measured. */
+export interface Results {
+  /** ISO date of the start. */
+  date: string;
+  /** Wall time of the whole run, seconds. */
+  elapsedSeconds: number;
+  /** Command line flags. */
+  flags: string[];
+  /** Machine and versions. */
+  environment: Record<string, string>;
+  /** wrk and round settings. */
+  parameters: Record<string, string | number>;
+  /** Production scrypt, ms per hash (sequential, in the runner process, nothing else of ours running). */
+  hashMs?: number[];
+  /** Throughput measurements. */
+  throughput: ThroughputRow[];
+  /** GET throughput while logins hash. */
+  hashing: HashingRound[];
+  /** deno serve, 1 vs 2 workers. */
+  parallel: ParallelRow[];
+  /** Memory from 0 to N sessions. */
+  memory: MemoryRow[];
+  /** KV operations per request. */
+  kvCost: KvCostRow[];
+  /** deno bench groups. */
+  micro: MicroGroup[];
+  /** parseCookies vs npm cookie parse, interleaved batches (bench/parse_ab.ts). */
+  parseAb: ParseAbResult[];
+  /** Problems met on the way (a server that failed to start...). */
+  problems: string[];
+}
+
+/** Target labels for tables. */
+export const TARGET_LABELS: Record<string, string> = {
+  deno: "bare Deno.serve (baseline)",
+  hono: "bare Hono on Deno (baseline = 1.00)",
+  kvget: "Hono + one kv.get (bench/kv_get_server.ts)",
+  ours: "ours (main.ts --listen)",
+  seed: "seed design on node:http + Map",
+  express: "express + express-session MemoryStore",
+};
+
+/** Route labels for tables. */
+export const ROUTE_LABELS: Record<string, string> = {
+  page: "GET small HTML page",
+  dashboard: "GET /dashboard, valid session",
+  redirect: "GET /dashboard, no session (303)",
+  cart_get: "GET /api/cart",
+  cart_add: "POST /api/cart (add to cart, session write)",
+  login: "POST /login",
+};
+
+function rowsOf(results: Results, target: string, route: string): ThroughputRow[] {
+  return results.throughput.filter((r) => r.target === target && r.route === route);
+}
+
+/**
+ * Median over rounds of `target/route` rps divided by `refTarget/refRoute` rps in the same round
+ * (NaN when either is missing).
+ */
+export function roundRatio(
+  results: Results,
+  target: string,
+  route: string,
+  refTarget: string,
+  refRoute: string,
+): number {
+  const ratios: number[] = [];
+  for (const row of rowsOf(results, target, route)) {
+    const ref = results.throughput.find((r) =>
+      r.round === row.round && r.target === refTarget && r.route === refRoute
+    );
+    if (ref && ref.result.rps > 0) ratios.push(row.result.rps / ref.result.rps);
+  }
+  return median(ratios);
+}
+
+/** Successful responses per second of a run (2xx and 3xx; needs counted.lua's statuses). */
+export function successRps(result: WrkResult): number {
+  const statuses = result.statuses ?? {};
+  const ok = Object.entries(statuses)
+    .filter(([status]) => Number(status) < 400)
+    .reduce((sum, [, count]) => sum + count, 0);
+  return ok / (result.duration_us / 1e6);
+}
+
+/** Errors of a wrk run: non-2xx/3xx responses plus socket errors and timeouts. */
+export function wrkErrors(result: WrkResult): number {
+  const e = result.errors;
+  return e.status + e.connect + e.read + e.write + e.timeout;
+}
+
+const fmt = {
+  int: (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–",
+  ratio: (n: number) => Number.isFinite(n) ? n.toFixed(2) : "–",
+  ms: (us: number) => Number.isFinite(us) ? (us / 1000).toFixed(2) : "–",
+  mib: (kib: number) => Number.isFinite(kib) ? (kib / 1024).toFixed(1) : "–",
+  mb: (bytes: number) => Number.isFinite(bytes) ? (bytes / 1e6).toFixed(1) : "–",
+};
+
+/** A target's verdict line. */
+export interface Verdict {
+  /** What is promised. */
+  target: string;
+  /** What was measured. */
+  measured: string;
+  /** Met, missed, or not measured in this run. */
+  status: "met" | "MISSED" | "not run";
+}
+
+/** Checks every target of the issue against `results`. */
+export function verdicts(results: Results): Verdict[] {
+  const list: Verdict[] = [];
+  const check = (target: string, value: number, ok: (v: number) => boolean, measured: string) =>
+    list.push({
+      target,
+      measured: Number.isFinite(value) ? measured : "–",
+      status: Number.isFinite(value) ? (ok(value) ? "met" : "MISSED") : "not run",
+    });
+
+  const vsKv = roundRatio(results, "ours", "dashboard", "kvget", "dashboard");
+  check(
+    'Authenticated GET /dashboard >= 0.9x "Hono + one kv.get" (same round)',
+    vsKv,
+    (v) => v >= 0.9,
+    `${fmt.ratio(vsKv)}x`,
+  );
+  const vsExpress = roundRatio(results, "ours", "dashboard", "express", "dashboard");
+  check(
+    "Authenticated GET /dashboard >= 5x express-session (same route)",
+    vsExpress,
+    (v) => v >= 5,
+    `${fmt.ratio(vsExpress)}x`,
+  );
+  const between = results.kvCost.find((r) => r.label.startsWith("GET /dashboard, live session"));
+  const kvOk = between === undefined
+    ? NaN
+    : between.readsPerRequest === 1 && between.writesPerRequest === 0
+    ? 1
+    : 0;
+  check(
+    "One KV read and no write per authenticated read between renewals",
+    kvOk,
+    (v) => v === 1,
+    between
+      ? `${between.readsPerRequest} reads, ${between.writesPerRequest} writes per request`
+      : "",
+  );
+  const hashing = median(
+    results.hashing.filter((r) => r.target === "ours").map((r) => r.loadedRps / r.idleRps),
+  );
+  check(
+    "GET throughput while 8 logins hash >= 0.5x idle",
+    hashing,
+    (v) => v >= 0.5,
+    `${fmt.ratio(hashing)}x`,
+  );
+  const ours = results.memory.find((m) => m.target === "ours");
+  const growthMiB = ours ? (ours.rssAfterReadsKiB - ours.rssBeforeKiB) / 1024 : NaN;
+  if (ours && ours.sessions < 100_000) {
+    // RSS moves with the V8 heap, not in proportion to sessions: scaling a smaller run up
+    // would be a guess, so a smaller run is shown but not judged.
+    list.push({
+      target: "Server RSS grows < 10 MB from 0 to 100,000 live sessions",
+      measured: `${growthMiB.toFixed(1)} MiB for ${
+        ours.sessions.toLocaleString("en-US")
+      } sessions (run without --quick for 100,000)`,
+      status: "not run",
+    });
+  } else {
+    check(
+      "Server RSS grows < 10 MB from 0 to 100,000 live sessions",
+      growthMiB,
+      (v) => v * 1.048576 < 10,
+      `${growthMiB.toFixed(1)} MiB (${(growthMiB * 1.048576).toFixed(1)} MB) for ${
+        ours?.sessions.toLocaleString("en-US")
+      } sessions; KV file ${fmt.mb(ours?.kvFileBytes ?? NaN)} MB`,
+    );
+  }
+  const two = results.parallel.filter((p) => p.workers === 2);
+  const twoErrors = two.reduce((sum, p) => sum + wrkErrors(p.result), 0);
+  check(
+    "deno serve --parallel, 2 workers, one KV file: zero errors under mixed load",
+    two.length ? twoErrors : NaN,
+    (v) => v === 0,
+    `${twoErrors} error${twoErrors === 1 ? "" : "s"} in ${
+      fmt.int(two.reduce((s, p) => s + p.result.requests, 0))
+    } requests`,
+  );
+  for (const header of ["typical", "4 KB"]) {
+    const ab = results.parseAb.find((r) => r.header === header);
+    const group = results.micro.find((g) => g.group === `parse ${header}`);
+    const bench = group?.others.find((o) => o.name.startsWith("npm cookie"));
+    const speedup = ab?.speedup ?? NaN;
+    check(
+      `parseCookies at least as fast as npm cookie's parse (${header} header)`,
+      speedup,
+      (v) => v >= 1,
+      `ours ${fmt.ratio(speedup)}x the speed of cookie.parse (interleaved batches; deno bench: ${
+        fmt.ratio(bench?.speedupAvg ?? NaN)
+      }x by average, ${fmt.ratio(bench?.speedupP75 ?? NaN)}x by p75)`,
+    );
+  }
+  return list;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Renders bench/RESULTS.md. */
+export function renderMarkdown(results: Results): string {
+  const out: string[] = [];
+  const p = results.parameters;
+  const env = results.environment;
+  out.push("# Benchmark results");
+  out.push("");
+  out.push(
+    "Written by `deno task bench` (bench/run.ts); do not edit by hand. Raw data: " +
+      "`bench/output/results.json`. Every load figure is the **median over interleaved rounds** " +
+      "of a ratio taken **within one round**, because this machine is shared and noisy.",
+  );
+  out.push("");
+  out.push(`- Date: ${results.date} (run took ${Math.round(results.elapsedSeconds)} s)`);
+  out.push(
+    `- Command: \`deno task bench${results.flags.length ? " " + results.flags.join(" ") : ""}\``,
+  );
+  out.push(
+    `- Machine: ${env.nproc} CPUs (${env.cpu}), ${env.ram} RAM, ${env.os}; ` +
+      `load average at start ${env.loadStart}, at end ${env.loadEnd}`,
+  );
+  out.push(
+    `- Versions: Deno ${env.deno} (V8 ${env.v8}), Node.js ${env.node}, Hono ${env.hono}, ` +
+      `express ${env.express}, express-session ${env.expressSession}, npm cookie ${env.cookie}, ${env.wrk}`,
+  );
+  out.push(
+    `- wrk: \`-t${p.threads} -c${p.connections} -d${p.duration}s\` per figure (POST /login on ours: ` +
+      `\`-c${p.oursLoginConnections}\`, the hasher's concurrency), ${p.rounds} interleaved rounds, ` +
+      `${p.warmup} s warm-up per server start, server order rotated each round; ` +
+      `${fmt.int(Number(p.sessions))} distinct sessions per server, one cookie per request ` +
+      `round-robin (bench/wrk/load.lua). wrk and the server share the machine's ${env.nproc} cores.`,
+  );
+  out.push("");
+
+  out.push("## Targets");
+  out.push("");
+  out.push(
+    table(
+      ["target", "measured", "status"],
+      verdicts(results).map((v) => [v.target, v.measured, v.status]),
+    ),
+  );
+  out.push("");
+
+  if (results.throughput.length) {
+    out.push("## Throughput");
+    out.push("");
+    out.push(
+      "Requests per second (median over rounds) and ratios to the baselines measured in the " +
+        'same round. "vs Hono" is the issue\'s scale (bare Hono on Deno = 1.00; measured ' +
+        "before: seed on Node 0.46, Hono + one kv.get 0.19, express-session 0.03).",
+    );
+    out.push("");
+    const rows: string[][] = [];
+    const seen = new Set<string>();
+    for (const row of results.throughput) {
+      const key = `${row.target}/${row.route}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const all = rowsOf(results, row.target, row.route);
+      const rps = median(all.map((r) => r.result.rps));
+      const okRps = row.route === "login" ? median(all.map((r) => successRps(r.result))) : NaN;
+      rows.push([
+        TARGET_LABELS[row.target] ?? row.target,
+        ROUTE_LABELS[row.route] ?? row.route,
+        String(row.connections),
+        fmt.int(rps) + (row.route === "login" ? ` (${okRps.toFixed(1)} ok/s)` : ""),
+        fmt.ratio(roundRatio(results, row.target, row.route, "hono", "page")),
+        fmt.ratio(roundRatio(results, row.target, row.route, "deno", "page")),
+        row.route === "dashboard" && row.target !== "kvget"
+          ? fmt.ratio(roundRatio(results, row.target, row.route, "kvget", "dashboard"))
+          : "",
+        fmt.ms(median(all.map((r) => r.result.latency_us.p50))),
+        fmt.ms(median(all.map((r) => r.result.latency_us.p99))),
+        String(all.reduce((s, r) => s + wrkErrors(r.result), 0)),
+        all.map((r) => fmt.int(r.result.rps)).join(", "),
+      ]);
+    }
+    out.push(table(
+      [
+        "server",
+        "route",
+        "conns",
+        "req/s",
+        "vs Hono",
+        "vs Deno",
+        "vs kv.get",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "req/s per round",
+      ],
+      rows,
+    ));
+    out.push("");
+    const vsExpress = roundRatio(results, "ours", "dashboard", "express", "dashboard");
+    const vsSeed = roundRatio(results, "ours", "dashboard", "seed", "dashboard");
+    const floorVsExpress = roundRatio(results, "kvget", "dashboard", "express", "dashboard");
+    out.push(
+      `Authenticated GET /dashboard, ours vs peers (same round): ${fmt.ratio(vsExpress)}x ` +
+        `express-session, ${fmt.ratio(vsSeed)}x the seed design. For scale: the floor itself ` +
+        `(Hono + one kv.get) is ${fmt.ratio(floorVsExpress)}x express-session, so a server doing ` +
+        `one file-KV read per request on this machine can be at most about that.`,
+    );
+    out.push("");
+    const login = rowsOf(results, "ours", "login");
+    if (results.hashMs?.length || login.length) {
+      const hashMs = median(results.hashMs ?? []);
+      out.push(
+        `**Logins are bounded by scrypt.** One production hash (N=2^17, r=8, p=1) takes ` +
+          `${hashMs.toFixed(0)} ms here (median of ${results.hashMs?.length ?? 0}, one after ` +
+          `another: ${(results.hashMs ?? []).map((t) => t.toFixed(0)).join(", ")} ms); the ` +
+          `hasher runs at most 2 at once, so the ceiling is about ${
+            (2000 / hashMs).toFixed(1)
+          } logins/s on 2 free cores. Measured: ${
+            median(login.map((r) => successRps(r.result))).toFixed(1)
+          } successful logins/s at -c${p.oursLoginConnections} (statuses: ${
+            login.map((r) => JSON.stringify(r.result.statuses ?? {})).join(", ")
+          }). The peers compare plain-text passwords, so their login figure is not comparable.`,
+      );
+      out.push("");
+    }
+  }
+
+  if (results.kvCost.length) {
+    out.push("## KV operations per request");
+    out.push("");
+    out.push(
+      "In-process: `createApp` over an in-memory KV wrapped by `countingKv` (tests/_helpers.ts), " +
+        "requests through `app.request()`, clock moved by hand for the renewal.",
+    );
+    out.push("");
+    out.push(table(
+      ["request", "requests", "last status", "KV reads / request", "KV writes / request"],
+      results.kvCost.map((r) => [
+        r.label,
+        String(r.requests),
+        String(r.status),
+        String(r.readsPerRequest),
+        String(r.writesPerRequest),
+      ]),
+    ));
+    out.push("");
+  }
+
+  if (results.hashing.length) {
+    out.push("## GET /dashboard while 8 logins hash");
+    out.push("");
+    out.push(
+      `One server (ours); each round runs wrk on GET /dashboard alone and while a side loop ` +
+        `keeps 8 POST /login in flight (production scrypt; order alternates per round).`,
+    );
+    out.push("");
+    out.push(table(
+      [
+        "round",
+        "server",
+        "idle req/s",
+        "with 8 logins req/s",
+        "ratio",
+        "login statuses",
+        "GET errors",
+      ],
+      results.hashing.map((r) => [
+        String(r.round),
+        r.target,
+        fmt.int(r.idleRps),
+        fmt.int(r.loadedRps),
+        fmt.ratio(r.loadedRps / r.idleRps),
+        JSON.stringify(r.loginStatuses),
+        String(r.getErrors),
+      ]),
+    ));
+    out.push("");
+    out.push(
+      `Median ratio: **${
+        fmt.ratio(median(results.hashing.map((r) => r.loadedRps / r.idleRps)))
+      }x**.`,
+    );
+    out.push("");
+  }
+
+  if (results.parallel.length) {
+    out.push("## deno serve: 1 worker vs --parallel with 2 workers, one KV file");
+    out.push("");
+    out.push(
+      "Mixed load from bench/wrk/counted.lua (`mode=mixed`): 60 % GET /dashboard, 20 % GET " +
+        "/api/cart, 20 % POST /api/cart over the sessions, plus one POST /login every 2 s " +
+        "(production scrypt). Errors = responses outside 2xx/3xx plus socket errors; the " +
+        "access log names the failed requests.",
+    );
+    out.push("");
+    const rows = results.parallel.map((r) => [
+      String(r.round),
+      String(r.workers),
+      fmt.int(r.result.rps),
+      String(r.result.logins_sent ?? 0),
+      JSON.stringify(r.result.statuses ?? {}),
+      String(wrkErrors(r.result)),
+      r.cartWriteMs
+        ? `${r.cartWriteMs.p50} / ${r.cartWriteMs.p99} / ${r.cartWriteMs.p999} / ${r.cartWriteMs.max}`
+        : "",
+      Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join("; "),
+    ]);
+    out.push(table(
+      [
+        "round",
+        "workers",
+        "req/s",
+        "logins sent",
+        "statuses",
+        "errors",
+        "cart write ms p50 / p99 / p99.9 / max",
+        "failed (access log)",
+      ],
+      rows,
+    ));
+    out.push("");
+    const ratios: number[] = [];
+    for (const two of results.parallel.filter((r) => r.workers === 2)) {
+      const one = results.parallel.find((r) => r.workers === 1 && r.round === two.round);
+      if (one) ratios.push(two.result.rps / one.result.rps);
+    }
+    out.push(`2 workers / 1 worker, median over rounds: **${fmt.ratio(median(ratios))}x**.`);
+    out.push("");
+  }
+
+  if (results.memory.length) {
+    out.push("## Memory from 0 to N live sessions");
+    out.push("");
+    out.push(
+      'RSS from /proc/PID/status (VmRSS; peak = VmHWM). "before": after a warm-up with a ' +
+        "handful of sessions; then N sessions are created (ours: the app's SessionStore writing " +
+        "into the running server's KV file from the runner process; peers: N POST /login " +
+        "through wrk), then wrk reads across all N.",
+    );
+    out.push("");
+    out.push(table(
+      [
+        "server",
+        "sessions",
+        "created by",
+        "create s",
+        "RSS before MiB",
+        "after create MiB",
+        "after reads MiB",
+        "growth MiB",
+        "of which anon / file MiB",
+        "peak MiB",
+        "KV file MB",
+        "reads req/s",
+      ],
+      results.memory.map((m) => [
+        TARGET_LABELS[m.target] ?? m.target,
+        fmt.int(m.sessions),
+        m.createdBy,
+        m.createSeconds.toFixed(1),
+        fmt.mib(m.rssBeforeKiB),
+        fmt.mib(m.rssAfterCreateKiB),
+        fmt.mib(m.rssAfterReadsKiB),
+        fmt.mib(m.rssAfterReadsKiB - m.rssBeforeKiB),
+        `${fmt.mib(m.anonKiB[1] - m.anonKiB[0])} / ${fmt.mib(m.fileKiB[1] - m.fileKiB[0])}`,
+        fmt.mib(m.peakKiB),
+        m.kvFileBytes === undefined ? "" : `${fmt.mb(m.kvFileBytes)} (${m.kvLocation})`,
+        fmt.int(m.reads.rps),
+      ]),
+    ));
+    out.push("");
+  }
+
+  if (results.parseAb.length) {
+    out.push("## parseCookies vs npm cookie@1 parse, interleaved");
+    out.push("");
+    out.push(
+      "bench/parse_ab.ts: the two parsers alternate batch by batch (order swapped each pair), " +
+        "so a noisy neighbour hits both; the ratio is the median of per-pair ratios.",
+    );
+    out.push("");
+    out.push(table(
+      ["header", "chars", "parseCookies ns", "cookie.parse ns", "ours is (x the speed)", "pairs"],
+      results.parseAb.map((r) => [
+        r.header,
+        String(r.length),
+        r.oursNs.toFixed(0),
+        r.cookieNs.toFixed(0),
+        `${fmt.ratio(r.speedup)}x`,
+        String(r.pairs),
+      ]),
+    ));
+    out.push("");
+  }
+
+  if (results.micro.length) {
+    out.push("## Micro benchmarks (`deno bench bench/micro_bench.ts`)");
+    out.push("");
+    out.push(
+      "Median over runs of each entry's average time per call. \"÷ baseline\" = this entry's " +
+        "time divided by the group baseline's (ours, in bold), median of per-run ratios, from " +
+        "the averages and from p75: above 1, ours is faster.",
+    );
+    out.push("");
+    const rows: string[][] = [];
+    for (const group of results.micro) {
+      rows.push([
+        group.group,
+        `**${group.baseline}**`,
+        `${group.baselineAvgNs.toFixed(0)} ns`,
+        "",
+        "",
+      ]);
+      for (const other of group.others) {
+        rows.push([
+          "",
+          other.name,
+          `${other.avgNs.toFixed(0)} ns`,
+          fmt.ratio(other.speedupAvg),
+          fmt.ratio(other.speedupP75),
+        ]);
+      }
+    }
+    out.push(table(["group", "bench", "avg", "÷ baseline (avg)", "÷ baseline (p75)"], rows));
+    out.push("");
+  }
+
+  if (results.problems.length) {
+    out.push("## Problems during the run");
+    out.push("");
+    for (const problem of results.problems) out.push(`- ${problem}`);
+    out.push("");
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,1102 @@
+/**
+ * The load, memory and micro benchmark: `deno task bench [--quick] [options]`.
+ *
+ * Starts each server in turn on a free 127.0.0.1 port, drives it with wrk in interleaved
+ * rounds, and reports medians of ratios to baselines measured in the same round; then the
+ * GET-while-hashing, `deno serve --parallel`, memory, KV-cost and `deno bench` sections. Writes
+ * bench/RESULTS.md and bench/output/results.json (raw; bench/output/ is git-ignored).
+ *
+ * Options:
+ *   --quick                 2 short rounds, 20,000 sessions in the memory section (~3 min)
+ *   --rounds=N              interleaved rounds (default 3)
+ *   --duration=S            seconds per wrk figure (default 4)
+ *   --connections=N         wrk connections (default 32; wrk threads: 1)
+ *   --memory-sessions=N     live sessions in the memory section (default 100000)
+ *   --only=a,b              sections: throughput, hashing, parallel, memory, kv, micro
+ *   --targets=a,b           throughput servers: deno, hono, kvget, ours, seed, express (default all)
+ *   --routes=a,b            routes of ours and the peers: dashboard, redirect, cart_get, cart_add,
+ *                           login (default all)
+ *   --compare=DIR           also benchmark the server in another checkout DIR as "ours@NAME"
+ *                           (NAME = the folder's name; repeatable; for before/after figures)
+ *   --render                only rewrite bench/RESULTS.md from bench/output/results.json
+ *   --no-results-md         leave bench/RESULTS.md and bench/output/results.json alone (the raw
+ *                           JSON goes to this run's folder in bench/output/ only)
+ *
+ * @module
+ */
+import {
+  childEnv,
+  copyKvFile,
+  kvFileSize,
+  median,
+  OUTPUT_DIR,
+  processMemory,
+  procFile,
+  removeKvFile,
+  requireWrk,
+  ROOT,
+  runWrk,
+  type Server,
+  type ServerSpec,
+  sleep,
+  startServer,
+  whenFileExists,
+  type WrkResult,
+} from "./_lib.ts";
+import {
+  type HashingRound,
+  type MemoryRow,
+  type MicroGroup,
+  type ParallelRow,
+  renderMarkdown,
+  type Results,
+  roundRatio,
+  verdicts,
+  wrkErrors,
+} from "./_report.ts";
+import {
+  BENCH_USER,
+  benchPasswordHash,
+  createSessions,
+  kvGetCookieLines,
+  measureHashMs,
+  openOurKv,
+  ourCookieLines,
+} from "./_seed.ts";
+import { measureKvCost } from "./kv_cost.ts";
+import type { ParseAbResult } from "./parse_ab.ts";
+import { DEMO_CATALOGUE } from "../src/products.ts";
+
+const SECTIONS = ["throughput", "hashing", "parallel", "memory", "kv", "micro"] as const;
+type Section = typeof SECTIONS[number];
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  duration: number;
+  warmup: number;
+  connections: number;
+  sessions: number;
+  memorySessions: number;
+  microRounds: number;
+  only: Set<Section>;
+  compare: string[];
+  targets: Set<string> | undefined;
+  routes: Set<string> | undefined;
+  writeMarkdown: boolean;
+  renderOnly: boolean;
+  flags: string[];
+}
+
+function parseOptions(args: string[]): Options {
+  const quick = args.includes("--quick");
+  const options: Options = {
+    quick,
+    rounds: quick ? 2 : 3,
+    duration: quick ? 2 : 4,
+    warmup: 1,
+    connections: 32,
+    sessions: 1000,
+    memorySessions: quick ? 20_000 : 100_000,
+    microRounds: quick ? 1 : 3,
+    only: new Set(SECTIONS),
+    compare: [],
+    targets: undefined,
+    routes: undefined,
+    writeMarkdown: true,
+    renderOnly: false,
+    flags: args,
+  };
+  for (const arg of args) {
+    const [name, value = ""] = arg.split("=", 2) as [string, string?];
+    const number = () => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new RangeError(
+          `Option ${name} needs a whole number >= 1, got ${JSON.stringify(value)}`,
+        );
+      }
+      return n;
+    };
+    switch (name) {
+      case "--quick":
+        break;
+      case "--rounds":
+        options.rounds = number();
+        break;
+      case "--duration":
+        options.duration = number();
+        break;
+      case "--connections":
+        options.connections = number();
+        break;
+      case "--memory-sessions":
+        options.memorySessions = number();
+        break;
+      case "--only": {
+        const chosen = value.split(",").filter(Boolean);
+        for (const section of chosen) {
+          if (!(SECTIONS as readonly string[]).includes(section)) {
+            throw new RangeError(
+              `Unknown section ${JSON.stringify(section)}: ${SECTIONS.join(", ")}`,
+            );
+          }
+        }
+        options.only = new Set(chosen as Section[]);
+        break;
+      }
+      case "--compare":
+        options.compare.push(value.endsWith("/") ? value : `${value}/`);
+        break;
+      case "--routes":
+        options.routes = new Set(value.split(",").filter(Boolean));
+        break;
+      case "--targets":
+        options.targets = new Set(value.split(",").filter(Boolean));
+        break;
+      case "--render":
+        options.renderOnly = true;
+        break;
+      case "--no-results-md":
+        options.writeMarkdown = false;
+        break;
+      case "--help":
+      case "-h":
+        console.log(
+          new TextDecoder().decode(Deno.readFileSync(new URL(import.meta.url))).split("*/")[0],
+        );
+        Deno.exit(0);
+        break;
+      default:
+        throw new RangeError(`Unknown option ${JSON.stringify(arg)}; see --help`);
+    }
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+const PRODUCT_IDS = DEMO_CATALOGUE.map((p) => p.id).join(",");
+
+/** Our server as `deno task dev`/`start` run it, production settings, KV in `kvPath`. */
+function oursSpec(kvPath: string, root = ROOT, name = "ours"): ServerSpec {
+  const kvDir = kvPath.slice(0, kvPath.lastIndexOf("/"));
+  return {
+    name,
+    command: "deno",
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      `--allow-read=.,${kvDir}`,
+      `--allow-write=${kvDir}`,
+      "main.ts",
+      "--listen",
+    ],
+    env: { KV_PATH: kvPath },
+    cwd: root,
+  };
+}
+
+/** `deno serve` on main.ts's default export, one worker or `--parallel` with `workers`. */
+function serveSpec(kvPath: string, workers: number): ServerSpec {
+  const kvDir = kvPath.slice(0, kvPath.lastIndexOf("/"));
+  return {
+    name: `serve-${workers}`,
+    command: "deno",
+    args: [
+      "serve",
+      ...(workers > 1 ? ["--parallel"] : []),
+      "--allow-net",
+      "--allow-env",
+      `--allow-read=.,${kvDir}`,
+      `--allow-write=${kvDir}`,
+      "main.ts",
+    ],
+    env: { KV_PATH: kvPath, DENO_JOBS: String(workers) },
+  };
+}
+
+function baselineSpec(kind: "deno" | "hono"): ServerSpec {
+  return {
+    name: kind,
+    command: "deno",
+    args: ["run", "--allow-net", "--allow-env", "bench/baseline_server.ts", kind],
+    readyPath: "/",
+  };
+}
+
+function kvGetSpec(kvPath: string): ServerSpec {
+  const kvDir = kvPath.slice(0, kvPath.lastIndexOf("/"));
+  return {
+    name: "kvget",
+    command: "deno",
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      `--allow-read=${kvDir}`,
+      `--allow-write=${kvDir}`,
+      "bench/kv_get_server.ts",
+    ],
+    env: { KV_PATH: kvPath },
+  };
+}
+
+function peerSpec(kind: "seed" | "express"): ServerSpec {
+  return {
+    name: kind,
+    command: "node",
+    args: [`bench/peers/${kind}_server.cjs`],
+    env: { NODE_ENV: "production" },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run state
+
+class Run {
+  readonly options: Options;
+  readonly dir: string;
+  readonly results: Results;
+  readonly started = performance.now();
+  passwordHash = "";
+  templateKv = "";
+  ourCookies = "";
+  kvGetCookies = "";
+  #serial = 0;
+
+  constructor(options: Options, dir: string, results: Results) {
+    this.options = options;
+    this.dir = dir;
+    this.results = results;
+  }
+
+  /** A fresh path for a file in this run's folder. */
+  path(name: string): string {
+    return `${this.dir}/${String(++this.#serial).padStart(3, "0")}-${name}`;
+  }
+
+  /** A fresh copy of the 1,000-session KV file. */
+  async kvCopy(name: string): Promise<string> {
+    const path = this.path(`${name}.sqlite3`);
+    await copyKvFile(this.templateKv, path);
+    return path;
+  }
+
+  async start(spec: ServerSpec): Promise<Server> {
+    return await startServer(spec, `${this.dir}/${spec.name}.stderr.log`);
+  }
+
+  log(message: string): void {
+    const seconds = Math.round((performance.now() - this.started) / 1000);
+    console.log(`[${String(seconds).padStart(4)} s] ${message}`);
+  }
+
+  wrk(
+    server: Server,
+    path: string,
+    scriptArgs: Record<string, string | number | undefined>,
+    extra: { duration?: number; connections?: number; script?: "load.lua" | "counted.lua" } = {},
+  ): Promise<WrkResult> {
+    return runWrk({
+      url: server.origin + path,
+      duration: extra.duration ?? this.options.duration,
+      threads: 1,
+      connections: extra.connections ?? this.options.connections,
+      script: extra.script ?? "load.lua",
+      scriptArgs: { origin: server.origin, ...scriptArgs },
+    });
+  }
+
+  /** wrk on GET `path` for the warm-up time; the figure is thrown away. */
+  async warmUp(server: Server, path: string, cookies: string): Promise<void> {
+    await this.wrk(server, path, { mode: "get", cookies }, { duration: this.options.warmup });
+  }
+
+  /**
+   * Signs in `count` times through a peer's own POST /login (wrk, `counted.lua`) and returns the
+   * file of collected `sid=...` cookies. Bounded by `count` and by `timeoutSeconds`.
+   */
+  async peerLogins(server: Server, count: number, timeoutSeconds: number): Promise<string> {
+    const file = this.path(`${server.spec.name}-cookies.txt`);
+    const marker = `${file}.done`;
+    await Deno.writeTextFile(file, "");
+    const result = await runWrk({
+      url: `${server.origin}/login`,
+      duration: timeoutSeconds,
+      threads: 1,
+      connections: Math.min(32, count),
+      script: "counted.lua",
+      scriptArgs: {
+        mode: "login",
+        user: BENCH_USER.username,
+        password: BENCH_USER.password,
+        origin: server.origin,
+        limit: count,
+        collect: file,
+        marker,
+      },
+      interruptWhen: whenFileExists(marker, timeoutSeconds * 1000),
+    });
+    const lines = (await Deno.readTextFile(file)).split("\n").filter(Boolean).length;
+    if (lines < count) {
+      throw new Error(
+        `${server.spec.name}: only ${lines} of ${count} logins set a cookie (${
+          JSON.stringify(result.statuses)
+        })`,
+      );
+    }
+    return file;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+interface RouteSpec {
+  id: string;
+  path: string;
+  mode: "get" | "cart-add" | "login";
+  withCookies: boolean;
+}
+
+const APP_ROUTES: RouteSpec[] = [
+  { id: "dashboard", path: "/dashboard", mode: "get", withCookies: true },
+  { id: "redirect", path: "/dashboard", mode: "get", withCookies: false },
+  { id: "cart_get", path: "/api/cart", mode: "get", withCookies: true },
+  { id: "cart_add", path: "/api/cart", mode: "cart-add", withCookies: true },
+  { id: "login", path: "/login", mode: "login", withCookies: false },
+];
+
+/** Connections for POST /login on ours: the hasher runs 2 at once and queues 8 at most. */
+const OURS_LOGIN_CONNECTIONS = 2;
+
+interface Target {
+  id: string;
+  routes: RouteSpec[];
+  /** Starts the server and returns it with the cookie file to use. */
+  start(run: Run): Promise<{ server: Server; cookies: string }>;
+}
+
+/** Target id of a `--compare` checkout: `ours@` and the folder's name. */
+function compareId(dir: string): string {
+  return `ours@${dir.replace(/\/+$/, "").split("/").at(-1)}`;
+}
+
+function targets(run: Run): Target[] {
+  const list: Target[] = [
+    {
+      id: "deno",
+      routes: [{ id: "page", path: "/dashboard", mode: "get", withCookies: true }],
+      start: async (r) => ({ server: await r.start(baselineSpec("deno")), cookies: r.ourCookies }),
+    },
+    {
+      id: "hono",
+      routes: [{ id: "page", path: "/dashboard", mode: "get", withCookies: true }],
+      start: async (r) => ({ server: await r.start(baselineSpec("hono")), cookies: r.ourCookies }),
+    },
+    {
+      id: "kvget",
+      routes: [{ id: "dashboard", path: "/dashboard", mode: "get", withCookies: true }],
+      start: async (r) => ({
+        server: await r.start(kvGetSpec(await r.kvCopy("kvget"))),
+        cookies: r.kvGetCookies,
+      }),
+    },
+    {
+      id: "ours",
+      routes: APP_ROUTES,
+      start: async (r) => ({
+        server: await r.start(oursSpec(await r.kvCopy("ours"))),
+        cookies: r.ourCookies,
+      }),
+    },
+    {
+      id: "seed",
+      routes: APP_ROUTES,
+      start: async (r) => {
+        const server = await r.start(peerSpec("seed"));
+        return { server, cookies: await r.peerLogins(server, r.options.sessions, 60) };
+      },
+    },
+    {
+      id: "express",
+      routes: APP_ROUTES,
+      start: async (r) => {
+        const server = await r.start(peerSpec("express"));
+        return { server, cookies: await r.peerLogins(server, r.options.sessions, 60) };
+      },
+    },
+  ];
+  for (const dir of run.options.compare) {
+    const id = compareId(dir);
+    list.push({
+      id,
+      routes: APP_ROUTES,
+      start: async (r) => ({
+        server: await r.start(oursSpec(await r.kvCopy(id), dir, id)),
+        cookies: r.ourCookies,
+      }),
+    });
+  }
+  const chosen = run.options.targets;
+  if (chosen) {
+    return list.filter((t) => chosen.has(t.id) || (t.id.includes("@") && chosen.has("ours")));
+  }
+  return list;
+}
+
+async function throughputSection(run: Run): Promise<void> {
+  const all = targets(run);
+  for (let round = 1; round <= run.options.rounds; round++) {
+    // Rotate the start order every round, so no server always runs first or last.
+    const shift = (round - 1) % all.length;
+    const order = [...all.slice(shift), ...all.slice(0, shift)];
+    for (const target of order) {
+      run.log(`throughput round ${round}/${run.options.rounds}: ${target.id}`);
+      let started: { server: Server; cookies: string } | undefined;
+      try {
+        started = await target.start(run);
+        const { server, cookies } = started;
+        await run.warmUp(server, target.routes[0]!.path, cookies);
+        const routes = target.routes.filter((r) =>
+          r.id === "page" || (run.options.routes?.has(r.id) ?? true)
+        );
+        for (const route of routes) {
+          const login = route.mode === "login";
+          const connections = login && target.id.startsWith("ours")
+            ? OURS_LOGIN_CONNECTIONS
+            : run.options.connections;
+          const result = await run.wrk(server, route.path, {
+            mode: route.mode,
+            cookies: route.withCookies ? cookies : "-",
+            products: route.mode === "cart-add" ? PRODUCT_IDS : undefined,
+            user: login ? BENCH_USER.username : undefined,
+            password: login ? BENCH_USER.password : undefined,
+          }, {
+            connections,
+            script: login ? "counted.lua" : "load.lua",
+            // About 2 logins a second: twice the time for a figure worth the name.
+            duration: login && target.id.startsWith("ours") ? run.options.duration * 2 : undefined,
+          });
+          run.results.throughput.push({
+            round,
+            target: target.id,
+            route: route.id,
+            connections,
+            result,
+          });
+          const errors = wrkErrors(result);
+          run.log(
+            `  ${route.id}: ${Math.round(result.rps)} req/s${errors ? `, ${errors} errors` : ""}`,
+          );
+        }
+      } catch (error) {
+        run.results.problems.push(`throughput round ${round}, ${target.id}: ${String(error)}`);
+        run.log(`  FAILED: ${String(error)}`);
+      } finally {
+        await started?.server.stop();
+      }
+    }
+    const vsKv = roundRatio(run.results, "ours", "dashboard", "kvget", "dashboard");
+    if (Number.isFinite(vsKv)) {
+      run.log(`  so far: ours/kv.get on GET /dashboard = ${vsKv.toFixed(2)}x (median)`);
+    }
+  }
+}
+
+/** Keeps `concurrency` POST /login in flight until stopped (bounded by `maxLogins`). */
+function loginLoad(
+  server: Server,
+  concurrency: number,
+  maxLogins: number,
+): { stop: () => Promise<Record<string, number>> } {
+  const statuses: Record<string, number> = {};
+  let stopped = false;
+  let sent = 0;
+  const body = new URLSearchParams({
+    username: BENCH_USER.username,
+    password: BENCH_USER.password,
+  }).toString();
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (!stopped && sent < maxLogins) {
+      sent++;
+      try {
+        const response = await fetch(`${server.origin}/login`, {
+          method: "POST",
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Sec-Fetch-Site": "same-origin",
+          },
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(20_000),
+        });
+        await response.body?.cancel();
+        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      } catch (error) {
+        const name = error instanceof Error ? error.name : "error";
+        statuses[name] = (statuses[name] ?? 0) + 1;
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+      return statuses;
+    },
+  };
+}
+
+async function hashingSection(run: Run): Promise<void> {
+  run.log("GET /dashboard while 8 logins hash");
+  const variants = [
+    { id: "ours", dir: ROOT },
+    ...run.options.compare.map((dir) => ({ id: compareId(dir), dir })),
+  ];
+  const servers: { id: string; server: Server }[] = [];
+  try {
+    for (const { id, dir } of variants) {
+      const server = await run.start(
+        oursSpec(await run.kvCopy(`${id}-hashing`), dir, `${id}-hashing`),
+      );
+      servers.push({ id, server });
+      await run.warmUp(server, "/dashboard", run.ourCookies);
+    }
+    for (let round = 1; round <= run.options.rounds; round++) {
+      for (const { id, server } of servers) {
+        const measure = async (loaded: boolean) => {
+          const logins = loaded ? loginLoad(server, 8, 400) : undefined;
+          // Let the hasher fill up before measuring.
+          if (logins) await sleep(500);
+          const result = await run.wrk(server, "/dashboard", {
+            mode: "get",
+            cookies: run.ourCookies,
+          });
+          // Waits for the logins in flight, so the next figure starts with an idle hasher.
+          const statuses = await logins?.stop();
+          return { result, statuses };
+        };
+        const first = round % 2 === 1 ? "idle" : "loaded";
+        const a = await measure(first === "loaded");
+        const b = await measure(first !== "loaded");
+        const idle = first === "idle" ? a : b;
+        const loaded = first === "idle" ? b : a;
+        const row: HashingRound = {
+          round,
+          target: id,
+          idleRps: idle.result.rps,
+          loadedRps: loaded.result.rps,
+          loginStatuses: loaded.statuses ?? {},
+          getErrors: wrkErrors(idle.result) + wrkErrors(loaded.result),
+        };
+        run.results.hashing.push(row);
+        run.log(
+          `  round ${round}, ${id}: idle ${Math.round(row.idleRps)}, with logins ${
+            Math.round(row.loadedRps)
+          } req/s (${(row.loadedRps / row.idleRps).toFixed(2)}x), logins ${
+            JSON.stringify(row.loginStatuses)
+          }`,
+        );
+      }
+    }
+  } finally {
+    for (const { server } of servers) await server.stop();
+  }
+}
+
+/**
+ * Reads a server's access log (JSON lines, each maybe after deno serve's `[serve-worker-N ]`
+ * prefix): responses of 400 and above by "METHOD path status", and the durations of the cart
+ * writes (POST /api/cart), whose tail shows waits for the KV file's write lock.
+ */
+export async function readAccessLog(
+  accessLog: string,
+): Promise<{ failures: Record<string, number>; cartWriteMs: ParallelRow["cartWriteMs"] }> {
+  const failures: Record<string, number> = {};
+  const durations: number[] = [];
+  let text = "";
+  try {
+    text = await Deno.readTextFile(accessLog);
+  } catch {
+    return { failures, cartWriteMs: undefined };
+  }
+  for (const line of text.split("\n")) {
+    const start = line.indexOf("{");
+    if (start === -1) continue;
+    try {
+      const entry = JSON.parse(line.slice(start)) as {
+        message?: string;
+        method?: string;
+        path?: string;
+        status?: number;
+        durationMs?: number;
+      };
+      if (entry.message !== "request") continue;
+      if ((entry.status ?? 0) >= 400) {
+        const key = `${entry.method} ${entry.path} ${entry.status}`;
+        failures[key] = (failures[key] ?? 0) + 1;
+      }
+      if (entry.method === "POST" && entry.path === "/api/cart" && entry.durationMs !== undefined) {
+        durations.push(entry.durationMs);
+      }
+    } catch {
+      // not a log line of ours
+    }
+  }
+  durations.sort((a, b) => a - b);
+  const at = (q: number) =>
+    durations[Math.min(durations.length - 1, Math.floor(durations.length * q))]!;
+  const cartWriteMs = durations.length
+    ? { count: durations.length, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) }
+    : undefined;
+  return { failures, cartWriteMs };
+}
+
+async function parallelSection(run: Run): Promise<void> {
+  const duration = run.options.duration + 1;
+  for (let round = 1; round <= run.options.rounds; round++) {
+    const order = round % 2 === 1 ? [1, 2] : [2, 1];
+    for (const workers of order) {
+      run.log(`deno serve, ${workers} worker(s), mixed load, round ${round}`);
+      let server: Server | undefined;
+      try {
+        // The access log (standard output) is kept here: it says which requests failed and why.
+        const accessLog = run.path(`serve-${workers}-round${round}.access.log`);
+        server = await run.start({
+          ...serveSpec(await run.kvCopy(`serve-${workers}`), workers),
+          stdoutFile: accessLog,
+        });
+        await run.warmUp(server, "/dashboard", run.ourCookies);
+        const result = await run.wrk(server, "/dashboard", {
+          mode: "mixed",
+          cookies: run.ourCookies,
+          products: PRODUCT_IDS,
+          user: BENCH_USER.username,
+          password: BENCH_USER.password,
+          // Production scrypt: a hash takes ~0.8 s of a core here, and when the box is starved a
+          // login waiting over 3 s for the hasher is shed with 503 by design; keep the share low.
+          login_every: 2,
+        }, { duration, script: "counted.lua" });
+        await server.stop();
+        const row: ParallelRow = { round, workers, result, ...await readAccessLog(accessLog) };
+        run.results.parallel.push(row);
+        run.log(
+          `  ${Math.round(result.rps)} req/s, ${wrkErrors(result)} errors, ${
+            JSON.stringify(result.statuses)
+          }${Object.keys(row.failures).length ? `, failed: ${JSON.stringify(row.failures)}` : ""}`,
+        );
+      } catch (error) {
+        run.results.problems.push(`parallel round ${round}, ${workers} workers: ${String(error)}`);
+        run.log(`  FAILED: ${String(error)}`);
+      } finally {
+        await server?.stop();
+      }
+    }
+  }
+}
+
+async function memorySection(run: Run): Promise<void> {
+  const n = run.options.memorySessions;
+  const readDuration = run.options.duration;
+  const settle = () => sleep(1000);
+
+  // Ours: sessions written by the app's SessionStore into the running server's KV file.
+  {
+    run.log(`memory: ours, 0 -> ${n} sessions`);
+    const kvPath = run.path("memory.sqlite3");
+    let server: Server | undefined;
+    try {
+      const seed = await openOurKv(kvPath, run.passwordHash);
+      const warm = await createSessions(seed, 100);
+      seed.kv.close();
+      const warmCookies = run.path("memory-ours-warm.txt");
+      await Deno.writeTextFile(warmCookies, ourCookieLines(warm));
+      server = await run.start(oursSpec(kvPath, ROOT, "ours-memory"));
+      await run.warmUp(server, "/dashboard", warmCookies);
+      // The same read pass as after the N sessions exist, so both figures are taken in the same
+      // state of the heap.
+      await run.wrk(server, "/dashboard", { mode: "get", cookies: warmCookies }, {
+        duration: readDuration,
+      });
+      await settle();
+      const before = await processMemory(server.pid);
+      const started = performance.now();
+      // Many creates share a commit (groupCommitKv): one commit each would take minutes on disk.
+      const writer = await openOurKv(kvPath, run.passwordHash, { groupCommit: true });
+      const tokens = await createSessions(writer, n, 1000);
+      writer.kv.close();
+      const createSeconds = (performance.now() - started) / 1000;
+      await settle();
+      const afterCreate = await processMemory(server.pid);
+      const cookies = run.path("memory-ours.txt");
+      await Deno.writeTextFile(cookies, ourCookieLines(tokens));
+      const reads = await run.wrk(server, "/dashboard", { mode: "get", cookies }, {
+        duration: readDuration,
+      });
+      await settle();
+      const after = await processMemory(server.pid);
+      const row: MemoryRow = {
+        target: "ours",
+        sessions: n,
+        createdBy: "SessionStore.create from the runner process (group commits)",
+        createSeconds,
+        rssBeforeKiB: before.rssKiB,
+        rssAfterCreateKiB: afterCreate.rssKiB,
+        rssAfterReadsKiB: after.rssKiB,
+        peakKiB: after.hwmKiB,
+        anonKiB: [before.anonKiB, after.anonKiB],
+        fileKiB: [before.fileKiB, after.fileKiB],
+        kvFileBytes: await kvFileSize(kvPath),
+        kvLocation: "disk",
+        reads,
+      };
+      run.results.memory.push(row);
+      logMemory(run, row);
+    } catch (error) {
+      run.results.problems.push(`memory, ours: ${String(error)}`);
+      run.log(`  FAILED: ${String(error)}`);
+    } finally {
+      await server?.stop();
+      await removeKvFile(kvPath);
+    }
+  }
+
+  // Peers: N sign-ins through their own POST /login.
+  for (const kind of ["seed", "express"] as const) {
+    run.log(`memory: ${kind}, 0 -> ${n} sessions`);
+    let server: Server | undefined;
+    try {
+      server = await run.start(peerSpec(kind));
+      const warmCookies = await run.peerLogins(server, 100, 30);
+      await run.warmUp(server, "/dashboard", warmCookies);
+      // The same read pass as after the N sessions exist, so both figures are taken in the same
+      // state of the heap.
+      await run.wrk(server, "/dashboard", { mode: "get", cookies: warmCookies }, {
+        duration: readDuration,
+      });
+      await settle();
+      const before = await processMemory(server.pid);
+      const started = performance.now();
+      const cookies = await run.peerLogins(server, n, 300);
+      const createSeconds = (performance.now() - started) / 1000;
+      await settle();
+      const afterCreate = await processMemory(server.pid);
+      const reads = await run.wrk(server, "/dashboard", { mode: "get", cookies }, {
+        duration: readDuration,
+      });
+      await settle();
+      const after = await processMemory(server.pid);
+      const row: MemoryRow = {
+        target: kind,
+        sessions: n,
+        createdBy: "POST /login through wrk",
+        createSeconds,
+        rssBeforeKiB: before.rssKiB,
+        rssAfterCreateKiB: afterCreate.rssKiB,
+        rssAfterReadsKiB: after.rssKiB,
+        peakKiB: after.hwmKiB,
+        anonKiB: [before.anonKiB, after.anonKiB],
+        fileKiB: [before.fileKiB, after.fileKiB],
+        reads,
+      };
+      run.results.memory.push(row);
+      logMemory(run, row);
+    } catch (error) {
+      run.results.problems.push(`memory, ${kind}: ${String(error)}`);
+      run.log(`  FAILED: ${String(error)}`);
+    } finally {
+      await server?.stop();
+    }
+  }
+}
+
+function logMemory(run: Run, row: MemoryRow): void {
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  run.log(
+    `  RSS ${mib(row.rssBeforeKiB)} -> ${mib(row.rssAfterCreateKiB)} -> ${
+      mib(row.rssAfterReadsKiB)
+    } MiB (anon ${mib(row.anonKiB[0])} -> ${mib(row.anonKiB[1])}, file ${mib(row.fileKiB[0])} -> ${
+      mib(row.fileKiB[1])
+    }; peak ${mib(row.peakKiB)}), created in ${row.createSeconds.toFixed(1)} s${
+      row.kvFileBytes === undefined ? "" : `, KV file ${(row.kvFileBytes / 1e6).toFixed(1)} MB`
+    }, reads ${Math.round(row.reads.rps)} req/s`,
+  );
+}
+
+interface DenoBenchJson {
+  benches: {
+    group: string | null;
+    name: string;
+    baseline: boolean;
+    results: { ok?: { avg: number; p75: number } }[];
+  }[];
+}
+
+async function microSection(run: Run): Promise<void> {
+  const runs: DenoBenchJson[] = [];
+  for (let i = 1; i <= run.options.microRounds; i++) {
+    run.log(`deno bench bench/micro_bench.ts (${i}/${run.options.microRounds})`);
+    const output = await new Deno.Command("deno", {
+      args: ["bench", "--json", "bench/micro_bench.ts"],
+      cwd: ROOT,
+      clearEnv: true,
+      env: childEnv(),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      run.results.problems.push(
+        `deno bench failed: ${new TextDecoder().decode(output.stderr).slice(0, 2000)}`,
+      );
+      return;
+    }
+    runs.push(JSON.parse(new TextDecoder().decode(output.stdout)) as DenoBenchJson);
+  }
+  const groups = new Map<string, MicroGroup>();
+  const first = runs[0]!;
+  for (const bench of first.benches) {
+    const group = bench.group ?? bench.name;
+    if (!bench.baseline) continue;
+    const stat = (name: string, key: "avg" | "p75") =>
+      runs.map((r) => r.benches.find((b) => b.name === name)?.results[0]?.ok?.[key] ?? NaN);
+    const baseAvg = stat(bench.name, "avg");
+    const baseP75 = stat(bench.name, "p75");
+    groups.set(group, {
+      group,
+      baseline: bench.name,
+      baselineAvgNs: median(baseAvg),
+      others: first.benches
+        .filter((b) => (b.group ?? b.name) === group && !b.baseline)
+        .map((b) => {
+          const avg = stat(b.name, "avg");
+          const p75 = stat(b.name, "p75");
+          return {
+            name: b.name,
+            avgNs: median(avg),
+            speedupAvg: median(avg.map((v, i) => v / baseAvg[i]!)),
+            speedupP75: median(p75.map((v, i) => v / baseP75[i]!)),
+          };
+        }),
+    });
+  }
+  run.results.micro.push(...groups.values());
+  for (const group of groups.values()) {
+    for (const other of group.others) {
+      run.log(`  ${group.group}: ${other.name} takes ${other.speedupAvg.toFixed(2)}x ours`);
+    }
+  }
+
+  run.log("parseCookies vs cookie.parse, interleaved batches (bench/parse_ab.ts)");
+  const output = await new Deno.Command("deno", {
+    args: ["run", "bench/parse_ab.ts", "--json"],
+    cwd: ROOT,
+    clearEnv: true,
+    env: childEnv(),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    run.results.problems.push(
+      `bench/parse_ab.ts failed: ${new TextDecoder().decode(output.stderr).slice(0, 2000)}`,
+    );
+    return;
+  }
+  run.results.parseAb = JSON.parse(new TextDecoder().decode(output.stdout)) as ParseAbResult[];
+  for (const r of run.results.parseAb) {
+    run.log(`  ${r.header}: ours is ${r.speedup.toFixed(2)}x the speed of cookie.parse`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+async function text(command: string, args: string[]): Promise<string> {
+  try {
+    const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+      .output();
+    return (new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr))
+      .trim().split("\n")[0]!;
+  } catch {
+    return "unknown";
+  }
+}
+
+async function readJsonVersion(path: string): Promise<string> {
+  try {
+    return (JSON.parse(await Deno.readTextFile(path)) as { version: string }).version;
+  } catch {
+    return "not installed";
+  }
+}
+
+async function lockedVersion(specifier: string): Promise<string> {
+  try {
+    const lock = JSON.parse(await Deno.readTextFile(`${ROOT}deno.lock`)) as {
+      specifiers?: Record<string, string>;
+    };
+    return lock.specifiers?.[specifier] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+function loadAverage(): string {
+  return Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
+}
+
+async function environment(wrkVersion: string): Promise<Record<string, string>> {
+  const cpuinfo = await procFile("/proc/cpuinfo");
+  const memBytes = Deno.systemMemoryInfo().total;
+  const peers = `${ROOT}bench/peers/node_modules`;
+  return {
+    nproc: String(navigator.hardwareConcurrency),
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
+    ram: `${(memBytes / 2 ** 30).toFixed(1)} GiB`,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    node: await text("node", ["--version"]),
+    hono: await lockedVersion("npm:hono@4"),
+    cookie: await lockedVersion("npm:cookie@1"),
+    express: await readJsonVersion(`${peers}/express/package.json`),
+    expressSession: await readJsonVersion(`${peers}/express-session/package.json`),
+    wrk: wrkVersion,
+    loadStart: loadAverage(),
+  };
+}
+
+/** Installs the peers' npm packages into bench/peers/node_modules when they are missing. */
+async function ensurePeers(): Promise<void> {
+  try {
+    await Deno.stat(`${ROOT}bench/peers/node_modules/express-session/package.json`);
+    return;
+  } catch {
+    // not installed yet
+  }
+  console.log("Installing the peers' npm packages: npm ci in bench/peers");
+  const status = await new Deno.Command("npm", {
+    args: ["ci", "--no-audit", "--no-fund"],
+    cwd: `${ROOT}bench/peers`,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!status.success) throw new Error("npm ci in bench/peers failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+/** Writes bench/RESULTS.md from `results` and lets deno fmt lay out its tables. */
+async function writeMarkdown(results: Results): Promise<void> {
+  await Deno.writeTextFile(`${ROOT}bench/RESULTS.md`, renderMarkdown(results));
+  // The project checks `deno fmt --check`.
+  await new Deno.Command("deno", {
+    args: ["fmt", "--quiet", "bench/RESULTS.md"],
+    cwd: ROOT,
+    clearEnv: true,
+    env: childEnv(),
+  }).output();
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(Deno.args);
+  if (options.renderOnly) {
+    const results = JSON.parse(await Deno.readTextFile(`${OUTPUT_DIR}/results.json`)) as Results;
+    await writeMarkdown(results);
+    console.log("wrote bench/RESULTS.md from bench/output/results.json");
+    return;
+  }
+  const wrkVersion = await requireWrk();
+  if (options.only.has("throughput") || options.only.has("memory")) await ensurePeers();
+  const stamp = new Date().toISOString().replaceAll(":", "-").replace(/\.\d+Z$/, "Z");
+  const dir = `${OUTPUT_DIR}/run-${stamp}`;
+  await Deno.mkdir(dir, { recursive: true });
+  const results: Results = {
+    date: new Date().toISOString(),
+    elapsedSeconds: 0,
+    flags: options.flags,
+    environment: await environment(wrkVersion),
+    parameters: {
+      threads: 1,
+      connections: options.connections,
+      duration: options.duration,
+      rounds: options.rounds,
+      warmup: options.warmup,
+      sessions: options.sessions,
+      memorySessions: options.memorySessions,
+      oursLoginConnections: OURS_LOGIN_CONNECTIONS,
+      microRounds: options.microRounds,
+    },
+    throughput: [],
+    hashing: [],
+    parallel: [],
+    memory: [],
+    kvCost: [],
+    micro: [],
+    parseAb: [],
+    problems: [],
+  };
+  const run = new Run(options, dir, results);
+  run.log(`output in ${dir}`);
+
+  const needsServers = ["throughput", "hashing", "parallel", "memory"].some((s) =>
+    options.only.has(s as Section)
+  );
+  if (needsServers) {
+    run.log("hashing the benchmark password (production scrypt) and measuring the hash time");
+    results.hashMs = await measureHashMs(3);
+    run.passwordHash = await benchPasswordHash();
+    run.log(`  ${results.hashMs.map((t) => t.toFixed(0)).join(", ")} ms per hash`);
+    run.templateKv = run.path("template.sqlite3");
+    const template = await openOurKv(run.templateKv, run.passwordHash);
+    const tokens = await createSessions(template, options.sessions);
+    template.kv.close();
+    run.ourCookies = run.path("ours-cookies.txt");
+    run.kvGetCookies = run.path("kvget-cookies.txt");
+    await Deno.writeTextFile(run.ourCookies, ourCookieLines(tokens));
+    await Deno.writeTextFile(run.kvGetCookies, kvGetCookieLines(tokens));
+    run.log(`template KV with ${options.sessions} sessions`);
+  }
+
+  if (options.only.has("kv")) {
+    run.log("KV operations per request (in-process, countingKv)");
+    results.kvCost = await measureKvCost(1000);
+    for (const row of results.kvCost) {
+      run.log(`  ${row.label}: ${row.readsPerRequest} reads, ${row.writesPerRequest} writes`);
+    }
+  }
+  if (options.only.has("throughput")) await throughputSection(run);
+  if (options.only.has("hashing")) await hashingSection(run);
+  if (options.only.has("parallel")) await parallelSection(run);
+  if (options.only.has("memory")) await memorySection(run);
+  if (options.only.has("micro")) await microSection(run);
+
+  results.environment.loadEnd = loadAverage();
+  results.elapsedSeconds = (performance.now() - run.started) / 1000;
+  const json = JSON.stringify(results, null, 2);
+  await Deno.writeTextFile(`${dir}/results.json`, json);
+  // bench/output/results.json is the raw data behind bench/RESULTS.md: written together.
+  if (options.writeMarkdown) await Deno.writeTextFile(`${OUTPUT_DIR}/results.json`, json);
+  // The KV copies are only needed while their server runs.
+  for await (const entry of Deno.readDir(dir)) {
+    if (/\.sqlite3(-wal|-shm)?$/.test(entry.name)) await Deno.remove(`${dir}/${entry.name}`);
+  }
+  if (options.writeMarkdown) {
+    await writeMarkdown(results);
+    run.log("wrote bench/RESULTS.md");
+  }
+  console.log("");
+  for (const verdict of verdicts(results)) {
+    console.log(`${verdict.status.padEnd(7)} ${verdict.target}: ${verdict.measured}`);
+  }
+  if (results.problems.length) {
+    console.log(`\n${results.problems.length} problem(s):`);
+    for (const problem of results.problems) console.log(`- ${problem}`);
+  }
+}
+
+if (import.meta.main) await main();
