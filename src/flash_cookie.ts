@@ -11,7 +11,6 @@ import { appendSetCookie, type CookieOptions, deleteCookie, parseCookies } from 
 /** The notices a signed-out visitor can be shown. */
 export const NOTICES = {
   "signed-out": "You have been signed out.",
-  "session-ended": "Your session has ended. Please sign in again.",
 } as const;
 
 /** A notice code. */

@@ -580,7 +580,7 @@ function leakIn(text: string): string | undefined {
 }
 
 const SESSION_SET_COOKIE =
-  /^(?:sid=(?:[A-Za-z0-9_-]{43})?|notice=(?:signed-out|session-ended)?); Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/;
+  /^(?:sid=(?:[A-Za-z0-9_-]{43})?|notice=(?:signed-out)?); Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/;
 
 // ---------------------------------------------------------------------------------------------
 
