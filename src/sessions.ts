@@ -178,6 +178,8 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   readonly #absoluteMs: number;
   readonly #maxUpdateAttempts: number;
   readonly #lockRetry: LockRetryOptions | undefined;
+  /** Versionstamps of the sessions `get` returned, so `update` can skip re-reading them. */
+  readonly #versionstamps = new WeakMap<Session<D>, string>();
 
   /** Checks the settings once; bad timeouts are a programming error. */
   constructor(options: SessionStoreOptions) {
@@ -270,6 +272,7 @@ export class SessionStore<D extends JsonValue = JsonValue> {
       await this.#remove(entry, tokenHash);
       return { status: "expired" };
     }
+    this.#versionstamps.set(session, entry.versionstamp);
     if (session.idleExpiresAt - now >= this.#idleMs / 2) {
       return { status: "valid", session, maxAgeSeconds: this.#maxAge(session, now) };
     }
@@ -301,6 +304,7 @@ export class SessionStore<D extends JsonValue = JsonValue> {
       this.#lockRetry,
     );
     if (result.ok) {
+      this.#versionstamps.set(renewed, result.versionstamp);
       return { status: "renewed", session: renewed, maxAgeSeconds: this.#maxAge(renewed, now) };
     }
     // Another request renewed, updated or ended it first: report what is there now.
@@ -320,17 +324,20 @@ export class SessionStore<D extends JsonValue = JsonValue> {
    * when the session is gone or expired: a late save never brings a destroyed session back.
    *
    * `change` may run more than once, so it must be pure. Returning `undefined` keeps the data.
-   * A `flash` message is queued in the same commit.
+   * A `flash` message is queued in the same commit. `basis`, the session this store's `get`
+   * returned for the same token earlier in the request, saves the first read: the first commit
+   * is checked against the versionstamp it was read with, and only a conflict reads again.
    */
   update(
     token: string | undefined,
     change: (data: D, session: Session<D>) => D | undefined,
-    flash?: Flash,
+    options: { flash?: Flash; basis?: Session<D> } = {},
   ): Promise<Session<D> | null> {
+    const { flash, basis } = options;
     return this.#modify(token, (session) => {
       const data = change(session.data, session) ?? session.data;
       return { ...session, data, flash: flash ? [...session.flash, flash] : session.flash };
-    });
+    }, basis);
   }
 
   /** Queues a one-shot message for the next page. Returns false when the session is gone. */
@@ -353,11 +360,16 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   async #modify(
     token: string | undefined,
     change: (session: Session<D>) => Session<D>,
+    basis?: Session<D>,
   ): Promise<Session<D> | null> {
     if (!isWellFormedToken(token)) return null;
     const tokenHash = hashToken(token);
+    const basisVersionstamp = basis === undefined ? undefined : this.#versionstamps.get(basis);
     for (let attempt = 1;; attempt++) {
-      const entry = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
+      // A stale or foreign basis only fails the versionstamp check; the retry reads afresh.
+      const entry: Deno.KvEntryMaybe<Session<D>> = attempt === 1 && basisVersionstamp !== undefined
+        ? { key: sessionKey(tokenHash), value: basis!, versionstamp: basisVersionstamp }
+        : await this.#kv.get<Session<D>>(sessionKey(tokenHash));
       const now = this.#now();
       if (entry.value === null || isExpired(entry.value, now)) return null;
       const next = { ...change(entry.value), lastSeenAt: now };

@@ -400,6 +400,31 @@ Deno.test("SessionStore loses none of 50 concurrent updates to one session", asy
   });
 });
 
+Deno.test("SessionStore.update() with a basis skips a read, and a stale basis loses nothing", async () => {
+  await withKv(async (rawKv) => {
+    const { kv, counts, reset } = countingKv(rawKv);
+    const store = storeFor(kv);
+    const { token } = await newSession(store);
+    const found = await store.get(token);
+    ok(found.status === "valid");
+    reset();
+    const first = await store.update(token, (data) => ({ ...data, count: data.count + 1 }), {
+      basis: found.session,
+    });
+    strictEqual(first?.data.count, 1);
+    deepStrictEqual(counts, { reads: 0, writes: 1 }, "the basis replaced the read");
+    // The same basis is now stale: the checked commit fails, the retry reads and applies to 1.
+    reset();
+    const second = await store.update(token, (data) => ({ ...data, count: data.count + 1 }), {
+      basis: found.session,
+    });
+    strictEqual(second?.data.count, 2);
+    deepStrictEqual(counts, { reads: 1, writes: 2 }, "one failed commit, one read, one commit");
+    const after = await store.get(token);
+    strictEqual(after.status === "valid" && after.session.data.count, 2);
+  });
+});
+
 Deno.test("SessionStore: an update racing destroy never resurrects the session", async () => {
   await withKv(async (kv) => {
     const store = storeFor(kv);

@@ -26,7 +26,7 @@ export function apiRoutes(services: Services): Hono<AppEnv> {
     const body = await readJsonObject(c);
     const cart = await addProductToCart(
       services,
-      c.get("sessionToken"),
+      { token: c.get("sessionToken"), session: c.get("session") },
       body.productId,
       body.quantity,
     );

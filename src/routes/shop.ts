@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv, CartLine } from "../app_env.ts";
+import type { AppEnv, AppSession, CartLine } from "../app_env.ts";
 import { addToCart, CartLimitError, parseQuantity, removeFromCart } from "../cart.ts";
 import { requireAuth } from "../middleware/require_auth.ts";
 import type { ProductCatalogue } from "../products.ts";
@@ -23,7 +23,7 @@ import { readForm } from "./request_body.ts";
  */
 export async function addProductToCart(
   services: Pick<Services, "sessions" | "catalogue">,
-  token: string | undefined,
+  current: { token: string | undefined; session: AppSession | null },
   productId: unknown,
   rawQuantity: unknown,
   options: { flash?: boolean } = {},
@@ -37,11 +37,15 @@ export async function addProductToCart(
   let session;
   try {
     session = await services.sessions.update(
-      token,
+      current.token,
       (data) => ({ ...data, cart: addToCart(data.cart, product.id, quantity) }),
-      options.flash
-        ? { kind: "info", text: `Added ${quantity} × ${product.name} to your cart.` }
-        : undefined,
+      {
+        // The session loaded for this request spares the update its first read.
+        basis: current.session ?? undefined,
+        flash: options.flash
+          ? { kind: "info", text: `Added ${quantity} × ${product.name} to your cart.` }
+          : undefined,
+      },
     );
   } catch (error) {
     if (error instanceof CartLimitError) throw new HTTPException(409, { message: error.message });
@@ -87,8 +91,8 @@ export function shopRoutes(services: Services): Hono<AppEnv> {
 
   routes.post("/cart", async (c) => {
     const form = await readForm(c);
-    const token = c.get("sessionToken");
-    await addProductToCart(services, token, form.productId, form.quantity, { flash: true });
+    const current = { token: c.get("sessionToken"), session: c.get("session") };
+    await addProductToCart(services, current, form.productId, form.quantity, { flash: true });
     return c.redirect("/cart", 303);
   });
 
@@ -99,7 +103,10 @@ export function shopRoutes(services: Services): Hono<AppEnv> {
     const session = await sessions.update(
       token,
       (data) => ({ ...data, cart: removeFromCart(data.cart, productId) }),
-      { kind: "info", text: "Removed the item from your cart." },
+      {
+        basis: c.get("session") ?? undefined,
+        flash: { kind: "info", text: "Removed the item from your cart." },
+      },
     );
     if (session === null) throw new HTTPException(401, { message: "Your session has ended." });
     return c.redirect("/cart", 303);
