@@ -15,6 +15,7 @@ import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app_env.ts";
 import type { Config } from "./config.ts";
 import { KvBusyError } from "./kv_commit.ts";
+import { metaKey } from "./kv_keys.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { ThrottleLimits } from "./login_throttle.ts";
 import { accessLog } from "./middleware/access_log.ts";
@@ -78,7 +79,7 @@ export function createApp(deps: AppDeps): BuiltApp {
     c.header("Cache-Control", "no-store");
     try {
       // A cheap read proves KV answers; the key need not exist.
-      await deps.kv.get(["meta", "healthz"]);
+      await deps.kv.get(metaKey("healthz"));
       return c.json({ status: "ok", kv: "ok" });
     } catch (error) {
       logger.error("health check failed", { requestId: c.get("requestId"), error: String(error) });

@@ -76,7 +76,11 @@ export function tempKvFile(): KvFile {
   return { path, remove, [Symbol.asyncDispose]: remove };
 }
 
-function serverEnv(extra: Record<string, string>): Record<string, string> {
+/**
+ * The parent's environment without the server settings of {@linkcode SERVER_SETTINGS}, plus
+ * `extra`: what every test server process runs with.
+ */
+export function serverEnv(extra: Record<string, string>): Record<string, string> {
   const env = Deno.env.toObject();
   for (const name of SERVER_SETTINGS) delete env[name];
   return { ...env, NO_COLOR: "1", ...extra };

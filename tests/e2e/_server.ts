@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { collect, freePort, PROJECT_ROOT, SERVER_SETTINGS } from "../_process.ts";
+import { collect, freePort, PROJECT_ROOT, serverEnv } from "../_process.ts";
 
 export { freePort, PROJECT_ROOT };
 
@@ -57,9 +57,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const port = freePort();
   const origin = `http://127.0.0.1:${port}`;
 
-  const env = Deno.env.toObject();
-  for (const name of SERVER_SETTINGS) delete env[name];
-  Object.assign(env, { KV_PATH: kvPath }, options.env, {
+  const env = serverEnv({
+    KV_PATH: kvPath,
+    ...options.env,
     PORT: String(port),
     HOSTNAME: "127.0.0.1",
     DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
