@@ -9,15 +9,24 @@
  * The runner points it at a copy of the same KV file our server uses and hands wrk cookies whose
  * value is the token HASH (the record's key), so both read the very same records.
  *
+ * Three more routes make the same one read but answer with parts of what our `GET /dashboard`
+ * sends, so the benchmark can tell the cost of the response itself (paid in Deno's HTTP layer)
+ * from the cost of our session code: `/dashboard-headers` adds our security, cache and
+ * request-id headers, `/dashboard-page` sends a page of our dashboard's size (rendered once at
+ * start-up by our own view), and `/dashboard-as-ours` sends both: the same response as ours,
+ * without cookie parsing, token hashing, validation, logging or per-request rendering.
+ *
  * Usage: `KV_PATH=... PORT=... HOSTNAME=127.0.0.1 deno run --allow-net --allow-env
  * --allow-read --allow-write=DIR bench/kv_get_server.ts`
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { sessionKey } from "../src/kv_keys.ts";
+import { securityHeaderList } from "../src/middleware/security_headers.ts";
+import { dashboardPage } from "../src/views/dashboard.ts";
 
 /** Cookie carrying the key of the session record. */
 export const KV_GET_COOKIE = "__Host-sid";
@@ -26,10 +35,47 @@ interface SessionRecord {
   data: { user: { displayName: string } };
 }
 
-/** The app: one `kv.get` per `GET /dashboard`. */
+/** Headers our `GET /dashboard` sends besides `Content-Type` (production: HSTS on). */
+const OUR_HEADERS: [string, string][] = [
+  ["X-Request-Id", crypto.randomUUID()],
+  ...securityHeaderList({ hsts: true }),
+  ["Cache-Control", "no-store"],
+];
+
+/** Our dashboard page as the view renders it, for a user with a name of typical length. */
+const OUR_PAGE = String(
+  await dashboardPage(
+    { user: { id: "0".repeat(32), username: "bench", displayName: "Bench User" }, flash: [] },
+    { cartItems: 0, sessionExpiresAt: Date.UTC(2026, 10, 27, 12) },
+  ),
+);
+
+/** The app: one `kv.get` per request to any of the `/dashboard` routes. */
 export function kvGetApp(kv: Deno.Kv): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.text("ok"));
+  const readSession = async (c: Context) => {
+    const key = getCookie(c, KV_GET_COOKIE);
+    const entry = key ? await kv.get<SessionRecord>(sessionKey(key)) : null;
+    return entry?.value ?? null;
+  };
+  const respond = (c: Context, body: string, headers: boolean) => {
+    if (headers) { for (const [name, value] of OUR_HEADERS) c.header(name, value); }
+    return c.html(body);
+  };
+  app.get("/dashboard-headers", async (c) => {
+    const session = await readSession(c);
+    if (!session) return c.redirect("/login", 303);
+    return respond(c, smallPage(session.data.user.displayName), true);
+  });
+  app.get("/dashboard-page", async (c) => {
+    if (!await readSession(c)) return c.redirect("/login", 303);
+    return respond(c, OUR_PAGE, false);
+  });
+  app.get("/dashboard-as-ours", async (c) => {
+    if (!await readSession(c)) return c.redirect("/login", 303);
+    return respond(c, OUR_PAGE, true);
+  });
   app.get("/dashboard", async (c) => {
     const key = getCookie(c, KV_GET_COOKIE);
     const entry = key ? await kv.get<SessionRecord>(sessionKey(key)) : null;
@@ -53,6 +99,23 @@ export function kvGetApp(kv: Deno.Kv): Hono {
     );
   });
   return app;
+}
+
+function smallPage(name: string): string {
+  return String(html`
+    <!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8">
+        <title>Dashboard</title>
+      </head>
+      <body>
+        <main>
+          <h1>Welcome, ${name}!</h1>
+        </main>
+      </body>
+    </html>
+  `);
 }
 
 if (import.meta.main) {

@@ -7,6 +7,7 @@
  * @module
  */
 import { MAX_COOKIE_AGE_SECONDS } from "./cookies.ts";
+import { defaultHashConcurrency } from "./passwords.ts";
 
 /** Validated server settings. */
 export interface Config {
@@ -30,6 +31,11 @@ export interface Config {
    * (`TRUST_PROXY_HEADER`, e.g. `X-Forwarded-For`); unset means the socket address is used.
    */
   trustProxyHeader: string | undefined;
+  /**
+   * Password hashes computed at once by this process or `deno serve` worker (`HASH_CONCURRENCY`,
+   * 1 to 64; default one less than the CPU count, at least 1, so requests keep a core).
+   */
+  hashConcurrency: number;
   /** True when running on Deno Deploy (it sets `DENO_DEPLOYMENT_ID` or `DENO_DEPLOY`). */
   onDeploy: boolean;
 }
@@ -96,6 +102,7 @@ export function loadConfig(env: Record<string, string | undefined>, mode: RunMod
     absoluteTimeoutSeconds,
     cookieSecure: boolean(env, "COOKIE_SECURE", mode === "production"),
     trustProxyHeader,
+    hashConcurrency: hashConcurrency(env.HASH_CONCURRENCY),
     onDeploy,
   };
 }
@@ -111,6 +118,19 @@ function port(raw: string | undefined): number {
   const number = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!(number >= 0 && number <= 65_535)) {
     throw new ConfigError("PORT", `${JSON.stringify(raw)} is not a port number from 0 to 65535`);
+  }
+  return number;
+}
+
+function hashConcurrency(raw: string | undefined): number {
+  const value = nonEmpty(raw);
+  if (value === undefined) return defaultHashConcurrency();
+  const number = /^\d{1,2}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= 1 && number <= 64)) {
+    throw new ConfigError(
+      "HASH_CONCURRENCY",
+      `${JSON.stringify(raw)} is not a whole number from 1 to 64`,
+    );
   }
   return number;
 }

@@ -116,7 +116,7 @@ export interface PasswordHasherOptions {
   /** Parameters for new hashes and dummy checks; default {@linkcode DEFAULT_SCRYPT_PARAMS}. */
   params?: ScryptParams;
   /**
-   * Hashes allowed to run at once; default 2. Each holds `128 * N * r` bytes (128 MiB by default)
+   * Hashes allowed to run at once; default {@linkcode defaultHashConcurrency}. Each holds `128 * N * r` bytes (128 MiB by default)
    * and one core, so set it to at most the core count and to what memory allows.
    */
   maxConcurrent?: number;
@@ -178,7 +178,15 @@ export interface StoredHash {
 }
 
 const SALT_BYTES = 16;
-const DEFAULT_MAX_CONCURRENT = 2;
+
+/**
+ * How many hashes run at once unless told otherwise: one less than the CPU count, at least 1.
+ * A hash keeps a core busy for most of a second; leaving one core free keeps every other request
+ * answered while sign-ins queue (bench/RESULTS.md: GET throughput while 8 logins hash).
+ */
+export function defaultHashConcurrency(): number {
+  return Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1);
+}
 const DEFAULT_MAX_QUEUE = 8;
 const DEFAULT_MAX_WAIT_MS = 3000;
 // RFC 7914 section 2: p * r < 2^30; far lower caps keep a tampered record from costing minutes.
@@ -306,7 +314,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   const problem = paramsProblem(params);
   if (problem !== null) throw new RangeError(`Cannot create password hasher: ${problem}`);
   const limiter = new Limiter(
-    options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
+    options.maxConcurrent ?? defaultHashConcurrency(),
     options.maxQueue ?? DEFAULT_MAX_QUEUE,
     options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
   );

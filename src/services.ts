@@ -27,6 +27,8 @@ export interface Services {
   catalogue: ProductCatalogue;
   /** The session cookie's name and attributes. */
   cookie: SessionCookie;
+  /** The password hasher sign-in and sign-up use (its `stats()` show the queue). */
+  hasher: PasswordHasher;
 }
 
 /** Inputs of {@linkcode createServices}. */
@@ -54,7 +56,7 @@ export function createServices(deps: ServiceDeps): Services {
   });
   const users = new UserStore(kv, now);
   const throttle = new LoginThrottle(kv, now, deps.throttleLimits ?? DEFAULT_THROTTLE_LIMITS);
-  const hasher = deps.hasher ?? createPasswordHasher();
+  const hasher = deps.hasher ?? createPasswordHasher({ maxConcurrent: config.hashConcurrency });
   return {
     config,
     sessions,
@@ -62,5 +64,6 @@ export function createServices(deps: ServiceDeps): Services {
     auth: new AuthService({ kv, users, sessions, hasher, throttle }),
     catalogue: new ProductCatalogue(kv),
     cookie: sessionCookie(config.cookieSecure),
+    hasher,
   };
 }

@@ -10,6 +10,8 @@ Deno.test("loadConfig() uses documented defaults when nothing is set", () => {
     absoluteTimeoutSeconds: 604_800,
     cookieSecure: true,
     trustProxyHeader: undefined,
+    // A hash keeps a core busy: by default one core is left for everything else.
+    hashConcurrency: Math.max(1, navigator.hardwareConcurrency - 1),
     onDeploy: false,
   };
   deepStrictEqual(loadConfig({}, "production"), expected);
@@ -69,6 +71,8 @@ Deno.test("loadConfig() accepts good values", async (t) => {
       { trustProxyHeader: "X-Forwarded-For" },
     ],
     ["KV_PATH :memory:", { KV_PATH: ":memory:" }, { kvPath: ":memory:" }],
+    ["HASH_CONCURRENCY 1", { HASH_CONCURRENCY: "1" }, { hashConcurrency: 1 }],
+    ["HASH_CONCURRENCY 64", { HASH_CONCURRENCY: "64" }, { hashConcurrency: 64 }],
     ["on Deno Deploy the platform KV", { DENO_DEPLOYMENT_ID: "abc" }, {
       kvPath: undefined,
       onDeploy: true,
@@ -86,6 +90,11 @@ Deno.test("loadConfig() accepts good values", async (t) => {
 
 Deno.test("loadConfig() refuses bad values with a ConfigError naming the variable", async (t) => {
   const cases: [string, string, string][] = [
+    ...["0", "65", "2.5", "-1", "four"].map((value): [string, string, string] => [
+      "HASH_CONCURRENCY",
+      value,
+      `Invalid setting HASH_CONCURRENCY: "${value}" is not a whole number from 1 to 64`,
+    ]),
     ["PORT", "http", 'Invalid setting PORT: "http" is not a port number from 0 to 65535'],
     ["PORT", "-1", 'Invalid setting PORT: "-1" is not a port number from 0 to 65535'],
     ["PORT", "65536", 'Invalid setting PORT: "65536" is not a port number from 0 to 65535'],

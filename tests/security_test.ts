@@ -189,6 +189,17 @@ Deno.test("Security headers are on every response", async () => {
       ["redirect", () => app.request("/")],
       ["404", () => app.request("/no-such-page")],
       ["static file", () => app.request("/static/style.css")],
+      ["static file, HEAD", () => app.request("/static/style.css", { method: "HEAD" })],
+      ["static file, 304", async () => {
+        const first = await app.request("/static/style.css");
+        await first.body?.cancel();
+        const etag = first.headers.get("ETag") ?? "";
+        const again = await app.request("/static/style.css", {
+          headers: { "If-None-Match": etag },
+        });
+        strictEqual(again.status, 304);
+        return again;
+      }],
       ["health check", () => app.request("/healthz")],
       ["API JSON", () => app.request("/api/me", { headers: withSession(token) })],
       ["API 401", () => app.request("/api/me")],
