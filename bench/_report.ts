@@ -524,10 +524,19 @@ export function renderMarkdown(results: Results): string {
       ]),
     ));
     out.push("");
+    const hashingTargets = [...new Set(results.hashing.map((r) => r.target))];
     out.push(
-      `Median ratio: **${
-        fmt.ratio(median(results.hashing.map((r) => r.loadedRps / r.idleRps)))
-      }x**.`,
+      "Median ratio: " + hashingTargets.map((target) =>
+        `${target} **${
+          fmt.ratio(
+            median(
+              results.hashing.filter((r) => r.target === target).map((r) =>
+                r.loadedRps / r.idleRps
+              ),
+            ),
+          )
+        }x**`
+      ).join(", ") + ".",
     );
     out.push("");
   }
