@@ -24,6 +24,7 @@
 import { type Context, Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 import { sessionKey } from "../src/kv_keys.ts";
 import { securityHeaderList } from "../src/middleware/security_headers.ts";
 import { dashboardPage } from "../src/views/dashboard.ts";
@@ -59,7 +60,7 @@ export function kvGetApp(kv: Deno.Kv): Hono {
     const entry = key ? await kv.get<SessionRecord>(sessionKey(key)) : null;
     return entry?.value ?? null;
   };
-  const respond = (c: Context, body: string, headers: boolean) => {
+  const respond = (c: Context, body: ReturnType<typeof smallPage> | string, headers: boolean) => {
     if (headers) { for (const [name, value] of OUR_HEADERS) c.header(name, value); }
     return c.html(body);
   };
@@ -77,32 +78,16 @@ export function kvGetApp(kv: Deno.Kv): Hono {
     return respond(c, OUR_PAGE, true);
   });
   app.get("/dashboard", async (c) => {
-    const key = getCookie(c, KV_GET_COOKIE);
-    const entry = key ? await kv.get<SessionRecord>(sessionKey(key)) : null;
-    if (!entry?.value) return c.redirect("/login", 303);
-    return c.html(
-      html`
-        <!doctype html>
-        <html lang="en">
-          <head>
-            <meta charset="utf-8">
-            <title>Dashboard</title>
-          </head>
-          <body>
-            <main>
-              <h1>Welcome, ${entry
-                .value.data.user.displayName}!</h1>
-            </main>
-          </body>
-        </html>
-      `,
-    );
+    const session = await readSession(c);
+    if (!session) return c.redirect("/login", 303);
+    return c.html(smallPage(session.data.user.displayName));
   });
   return app;
 }
 
-function smallPage(name: string): string {
-  return String(html`
+/** The floor's page: the greeting, rendered per request like ours. */
+function smallPage(name: string): HtmlEscapedString | Promise<HtmlEscapedString> {
+  return html`
     <!doctype html>
     <html lang="en">
       <head>
@@ -115,7 +100,7 @@ function smallPage(name: string): string {
         </main>
       </body>
     </html>
-  `);
+  `;
 }
 
 if (import.meta.main) {
