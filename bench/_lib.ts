@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { freePort, sleep } from "../tests/_process.ts";
 
 /** Project root: the folder holding `main.ts` and `deno.json`. */
 export const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -30,20 +31,8 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   return { ...env, ...extra };
 }
 
-/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
-  try {
-    return (listener.addr as Deno.NetAddr).port;
-  } finally {
-    listener.close();
-  }
-}
-
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+// The test suite's process helpers (a free 127.0.0.1 port, a bounded sleep), shared, not copied.
+export { freePort, sleep };
 
 /** How to start one server. */
 export interface ServerSpec {

@@ -709,7 +709,19 @@ async function parallelSection(run: Run): Promise<void> {
 async function memorySection(run: Run): Promise<void> {
   const n = run.options.memorySessions;
   const readDuration = run.options.duration;
-  const settle = () => sleep(1000);
+  // Memory is read a second after the load stops, when the heap has settled.
+  const memoryNow = async (server: Server) => {
+    await sleep(1000);
+    return await processMemory(server.pid);
+  };
+  // A wrk read pass over `cookies`, then the memory. The pass before the sessions exist is the
+  // same as the one after, so both figures are taken in the same state of the heap.
+  const readPass = async (server: Server, cookies: string) => {
+    const reads = await run.wrk(server, "/dashboard", { mode: "get", cookies }, {
+      duration: readDuration,
+    });
+    return { reads, memory: await memoryNow(server) };
+  };
 
   // Ours: sessions written by the app's SessionStore into the running server's KV file.
   {
@@ -724,28 +736,17 @@ async function memorySection(run: Run): Promise<void> {
       await Deno.writeTextFile(warmCookies, ourCookieLines(warm));
       server = await run.start(oursSpec(kvPath, ROOT, "ours-memory"));
       await run.warmUp(server, "/dashboard", warmCookies);
-      // The same read pass as after the N sessions exist, so both figures are taken in the same
-      // state of the heap.
-      await run.wrk(server, "/dashboard", { mode: "get", cookies: warmCookies }, {
-        duration: readDuration,
-      });
-      await settle();
-      const before = await processMemory(server.pid);
+      const { memory: before } = await readPass(server, warmCookies);
       const started = performance.now();
       // Many creates share a commit (groupCommitKv): one commit each would take minutes on disk.
       const writer = await openOurKv(kvPath, run.passwordHash, { groupCommit: true });
       const tokens = await createSessions(writer, n, 1000);
       writer.kv.close();
       const createSeconds = (performance.now() - started) / 1000;
-      await settle();
-      const afterCreate = await processMemory(server.pid);
+      const afterCreate = await memoryNow(server);
       const cookies = run.path("memory-ours.txt");
       await Deno.writeTextFile(cookies, ourCookieLines(tokens));
-      const reads = await run.wrk(server, "/dashboard", { mode: "get", cookies }, {
-        duration: readDuration,
-      });
-      await settle();
-      const after = await processMemory(server.pid);
+      const { reads, memory: after } = await readPass(server, cookies);
       const row: MemoryRow = {
         target: "ours",
         sessions: n,
@@ -780,23 +781,12 @@ async function memorySection(run: Run): Promise<void> {
       server = await run.start(peerSpec(kind));
       const warmCookies = await run.peerLogins(server, 100, 30);
       await run.warmUp(server, "/dashboard", warmCookies);
-      // The same read pass as after the N sessions exist, so both figures are taken in the same
-      // state of the heap.
-      await run.wrk(server, "/dashboard", { mode: "get", cookies: warmCookies }, {
-        duration: readDuration,
-      });
-      await settle();
-      const before = await processMemory(server.pid);
+      const { memory: before } = await readPass(server, warmCookies);
       const started = performance.now();
       const cookies = await run.peerLogins(server, n, 300);
       const createSeconds = (performance.now() - started) / 1000;
-      await settle();
-      const afterCreate = await processMemory(server.pid);
-      const reads = await run.wrk(server, "/dashboard", { mode: "get", cookies }, {
-        duration: readDuration,
-      });
-      await settle();
-      const after = await processMemory(server.pid);
+      const afterCreate = await memoryNow(server);
+      const { reads, memory: after } = await readPass(server, cookies);
       const row: MemoryRow = {
         target: kind,
         sessions: n,
@@ -843,25 +833,39 @@ interface DenoBenchJson {
   }[];
 }
 
+/**
+ * Runs `deno ARGS` in a clean environment and parses its standard output as JSON; a failure is
+ * recorded in the results' problems (as `label failed: stderr`) and gives `undefined`.
+ */
+async function denoJson<T>(run: Run, label: string, args: string[]): Promise<T | undefined> {
+  const output = await new Deno.Command("deno", {
+    args,
+    cwd: ROOT,
+    clearEnv: true,
+    env: childEnv(),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    run.results.problems.push(
+      `${label} failed: ${new TextDecoder().decode(output.stderr).slice(0, 2000)}`,
+    );
+    return undefined;
+  }
+  return JSON.parse(new TextDecoder().decode(output.stdout)) as T;
+}
+
 async function microSection(run: Run): Promise<void> {
   const runs: DenoBenchJson[] = [];
   for (let i = 1; i <= run.options.microRounds; i++) {
     run.log(`deno bench bench/micro_bench.ts (${i}/${run.options.microRounds})`);
-    const output = await new Deno.Command("deno", {
-      args: ["bench", "--json", "bench/micro_bench.ts"],
-      cwd: ROOT,
-      clearEnv: true,
-      env: childEnv(),
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!output.success) {
-      run.results.problems.push(
-        `deno bench failed: ${new TextDecoder().decode(output.stderr).slice(0, 2000)}`,
-      );
-      return;
-    }
-    runs.push(JSON.parse(new TextDecoder().decode(output.stdout)) as DenoBenchJson);
+    const result = await denoJson<DenoBenchJson>(run, "deno bench", [
+      "bench",
+      "--json",
+      "bench/micro_bench.ts",
+    ]);
+    if (result === undefined) return;
+    runs.push(result);
   }
   const groups = new Map<string, MicroGroup>();
   const first = runs[0]!;
@@ -898,21 +902,13 @@ async function microSection(run: Run): Promise<void> {
   }
 
   run.log("parseCookies vs cookie.parse, interleaved batches (bench/parse_ab.ts)");
-  const output = await new Deno.Command("deno", {
-    args: ["run", "bench/parse_ab.ts", "--json"],
-    cwd: ROOT,
-    clearEnv: true,
-    env: childEnv(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    run.results.problems.push(
-      `bench/parse_ab.ts failed: ${new TextDecoder().decode(output.stderr).slice(0, 2000)}`,
-    );
-    return;
-  }
-  run.results.parseAb = JSON.parse(new TextDecoder().decode(output.stdout)) as ParseAbResult[];
+  const parseAb = await denoJson<ParseAbResult[]>(run, "bench/parse_ab.ts", [
+    "run",
+    "bench/parse_ab.ts",
+    "--json",
+  ]);
+  if (parseAb === undefined) return;
+  run.results.parseAb = parseAb;
   for (const r of run.results.parseAb) {
     run.log(`  ${r.header}: ours is ${r.speedup.toFixed(2)}x the speed of cookie.parse`);
   }

@@ -116,8 +116,9 @@ export interface PasswordHasherOptions {
   /** Parameters for new hashes and dummy checks; default {@linkcode DEFAULT_SCRYPT_PARAMS}. */
   params?: ScryptParams;
   /**
-   * Hashes allowed to run at once; default {@linkcode defaultHashConcurrency}. Each holds `128 * N * r` bytes (128 MiB by default)
-   * and one core, so set it to at most the core count and to what memory allows.
+   * Hashes allowed to run at once; default {@linkcode defaultHashConcurrency}. Each holds
+   * `128 * N * r` bytes (128 MiB by default) and one core, so set it to at most the core count and
+   * to what memory allows.
    */
   maxConcurrent?: number;
   /** Callers allowed to wait for a slot; default 8. Beyond that, {@linkcode HashBusyError}. */
@@ -178,15 +179,6 @@ export interface StoredHash {
 }
 
 const SALT_BYTES = 16;
-
-/**
- * How many hashes run at once unless told otherwise: one less than the CPU count, at least 1.
- * A hash keeps a core busy for most of a second; leaving one core free keeps every other request
- * answered while sign-ins queue (bench/RESULTS.md: GET throughput while 8 logins hash).
- */
-export function defaultHashConcurrency(): number {
-  return Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1);
-}
 const DEFAULT_MAX_QUEUE = 8;
 const DEFAULT_MAX_WAIT_MS = 3000;
 // RFC 7914 section 2: p * r < 2^30; far lower caps keep a tampered record from costing minutes.
@@ -195,6 +187,15 @@ const MAX_P = 16;
 const MIN_KEY_BYTES = 16;
 const MAX_KEY_BYTES = 64;
 const MAX_SALT_BYTES = 64;
+
+/**
+ * How many hashes run at once unless told otherwise: one less than the CPU count, at least 1.
+ * A hash keeps a core busy for most of a second; leaving one core free keeps every other request
+ * answered while sign-ins queue (bench/RESULTS.md: GET throughput while 8 logins hash).
+ */
+export function defaultHashConcurrency(): number {
+  return Math.max(1, navigator.hardwareConcurrency - 1);
+}
 
 /**
  * Returns why `password` is not acceptable as a new password, or `null` when it is.
