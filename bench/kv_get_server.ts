@@ -44,11 +44,9 @@ const OUR_HEADERS: [string, string][] = [
 ];
 
 /** Our dashboard page as the view renders it, for a user with a name of typical length. */
-const OUR_PAGE = String(
-  await dashboardPage(
-    { user: { id: "0".repeat(32), username: "bench", displayName: "Bench User" }, flash: [] },
-    { cartItems: 0, sessionExpiresAt: Date.UTC(2026, 10, 27, 12) },
-  ),
+const OUR_PAGE = dashboardPage(
+  { user: { id: "0".repeat(32), username: "bench", displayName: "Bench User" }, flash: [] },
+  { cartItems: 0, sessionExpiresAt: Date.UTC(2026, 10, 27, 12) },
 );
 
 /** The app: one `kv.get` per request to any of the `/dashboard` routes. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Context } from "hono";
+import type { Context, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
@@ -94,10 +94,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   // bodyLimit reads a body sent without Content-Length (chunked) itself, before any route. When
   // that read fails (the client went away mid-upload, or Deno cut the body at shutdown) it is a
   // bad request, not a bug: answer 400 instead of an unhandled 500 with a logged stack.
-  app.use(async function readBody(c, next) {
-    // No route reads a GET or HEAD body, so there is nothing to limit (and touching the body
-    // stream costs every page request).
-    if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
+  const readLimitedBody = async (c: Context<AppEnv>, next: Next) => {
     let handedOn = false;
     try {
       return await limitBody(c, () => {
@@ -108,6 +105,13 @@ export function createApp(deps: AppDeps): BuiltApp {
       if (handedOn || error instanceof HTTPException) throw error;
       throw new HTTPException(400, { message: "The request body could not be read." });
     }
+  };
+  app.use(function readBody(c, next) {
+    // No route reads a GET or HEAD body, so there is nothing to limit (and touching the body
+    // stream costs every page request). Pass-through middleware here return next()'s promise
+    // instead of being async: an async frame a request, per middleware, adds up.
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    return readLimitedBody(c, next);
   });
   app.use(sameOrigin({
     onRejected: (c) => renderError(c, 403, "This request came from another site and was refused."),
@@ -166,6 +170,6 @@ function renderError(c: Context<AppEnv>, status: number, message: string): Respo
     return c.json({ error: title.toLowerCase().replaceAll(" ", "_"), message });
   }
   const page = errorPage({ user: c.get("user") ?? null }, title, message, c.get("requestId"));
-  // The page is a plain string here (no async parts), which keeps onError synchronous.
-  return c.html(page as string);
+  // A plain string (see layout()), so onError answers synchronously.
+  return c.html(page);
 }

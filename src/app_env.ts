@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Flash, Session } from "./sessions.ts";
+import type { Flash, Session, SessionRead } from "./sessions.ts";
 import type { SessionOutcome } from "./telemetry.ts";
 
 /** The signed-in user as pages see it: no password hash, no credential data. */
@@ -49,6 +49,8 @@ export type AppEnv = {
     session: AppSession | null;
     /** The session token from the cookie, when it named a live session. */
     sessionToken: string | undefined;
+    /** The live session with its versionstamp, as an update's `basis` (spares a read). */
+    sessionRead: SessionRead<AppSessionData> | undefined;
     /** The signed-in user (set by `requireAuth`; `null` on public pages when signed out). */
     user: SessionUser | null;
     /** One-shot messages to render on this page. */

@@ -68,9 +68,21 @@ interface IndexEntry {
 }
 
 /** What {@linkcode SessionStore.get} found. */
+/**
+ * A session with the versionstamp it was read or written at: what `update` takes as `basis` to
+ * spare its first read. A successful lookup is one.
+ */
+export interface SessionRead<D extends JsonValue> {
+  /** The session. */
+  session: Session<D>;
+  /** Its entry's versionstamp when it was read. */
+  versionstamp: string;
+}
+
+/** What `get` found; a live session comes with its versionstamp (a {@linkcode SessionRead}). */
 export type SessionLookup<D extends JsonValue> =
-  | { status: "valid"; session: Session<D>; maxAgeSeconds: number }
-  | { status: "renewed"; session: Session<D>; maxAgeSeconds: number }
+  | { status: "valid"; session: Session<D>; versionstamp: string; maxAgeSeconds: number }
+  | { status: "renewed"; session: Session<D>; versionstamp: string; maxAgeSeconds: number }
   | { status: "missing" | "expired" | "revoked" };
 
 /** Settings of a {@linkcode SessionStore}. */
@@ -178,8 +190,6 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   readonly #absoluteMs: number;
   readonly #maxUpdateAttempts: number;
   readonly #lockRetry: LockRetryOptions | undefined;
-  /** Versionstamps of the sessions `get` returned, so `update` can skip re-reading them. */
-  readonly #versionstamps = new WeakMap<Session<D>, string>();
 
   /** Checks the settings once; bad timeouts are a programming error. */
   constructor(options: SessionStoreOptions) {
@@ -272,14 +282,14 @@ export class SessionStore<D extends JsonValue = JsonValue> {
       await this.#remove(entry, tokenHash);
       return { status: "expired" };
     }
-    this.#versionstamps.set(session, entry.versionstamp);
+    const { versionstamp } = entry;
     if (session.idleExpiresAt - now >= this.#idleMs / 2) {
-      return { status: "valid", session, maxAgeSeconds: this.#maxAge(session, now) };
+      return { status: "valid", session, versionstamp, maxAgeSeconds: this.#maxAge(session, now) };
     }
     const renewedUntil = Math.min(now + this.#idleMs, session.absoluteExpiresAt);
     if (renewedUntil <= session.idleExpiresAt) {
       // The absolute deadline caps the idle one already: nothing to extend, nothing to write.
-      return { status: "valid", session, maxAgeSeconds: this.#maxAge(session, now) };
+      return { status: "valid", session, versionstamp, maxAgeSeconds: this.#maxAge(session, now) };
     }
     return await this.#renew(entry, tokenHash, renewedUntil, now);
   }
@@ -304,8 +314,12 @@ export class SessionStore<D extends JsonValue = JsonValue> {
       this.#lockRetry,
     );
     if (result.ok) {
-      this.#versionstamps.set(renewed, result.versionstamp);
-      return { status: "renewed", session: renewed, maxAgeSeconds: this.#maxAge(renewed, now) };
+      return {
+        status: "renewed",
+        session: renewed,
+        versionstamp: result.versionstamp,
+        maxAgeSeconds: this.#maxAge(renewed, now),
+      };
     }
     // Another request renewed, updated or ended it first: report what is there now.
     const again = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
@@ -314,6 +328,7 @@ export class SessionStore<D extends JsonValue = JsonValue> {
     return {
       status: "renewed",
       session: again.value,
+      versionstamp: again.versionstamp,
       maxAgeSeconds: this.#maxAge(again.value, now),
     };
   }
@@ -324,14 +339,16 @@ export class SessionStore<D extends JsonValue = JsonValue> {
    * when the session is gone or expired: a late save never brings a destroyed session back.
    *
    * `change` may run more than once, so it must be pure. Returning `undefined` keeps the data.
-   * A `flash` message is queued in the same commit. `basis`, the session this store's `get`
-   * returned for the same token earlier in the request, saves the first read: the first commit
-   * is checked against the versionstamp it was read with, and only a conflict reads again.
+   * A `flash` message is queued in the same commit. `basis`, what this store's `get` returned
+   * for the same token earlier in the request (session and versionstamp), saves the first read:
+   * the first commit is checked against that versionstamp, and only a conflict reads again. (An
+   * explicit pair, not a side table keyed by the session object: a `WeakMap` entry a request
+   * cost about 4 % of an authenticated page in garbage collection; bench/README.md.)
    */
   update(
     token: string | undefined,
     change: (data: D, session: Session<D>) => D | undefined,
-    options: { flash?: Flash; basis?: Session<D> } = {},
+    options: { flash?: Flash; basis?: SessionRead<D> } = {},
   ): Promise<Session<D> | null> {
     const { flash, basis } = options;
     return this.#modify(token, (session) => {
@@ -360,15 +377,14 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   async #modify(
     token: string | undefined,
     change: (session: Session<D>) => Session<D>,
-    basis?: Session<D>,
+    basis?: SessionRead<D>,
   ): Promise<Session<D> | null> {
     if (!isWellFormedToken(token)) return null;
     const tokenHash = hashToken(token);
-    const basisVersionstamp = basis === undefined ? undefined : this.#versionstamps.get(basis);
     for (let attempt = 1;; attempt++) {
       // A stale or foreign basis only fails the versionstamp check; the retry reads afresh.
-      const entry: Deno.KvEntryMaybe<Session<D>> = attempt === 1 && basisVersionstamp !== undefined
-        ? { key: sessionKey(tokenHash), value: basis!, versionstamp: basisVersionstamp }
+      const entry: Deno.KvEntryMaybe<Session<D>> = attempt === 1 && basis !== undefined
+        ? { key: sessionKey(tokenHash), value: basis.session, versionstamp: basis.versionstamp }
         : await this.#kv.get<Session<D>>(sessionKey(tokenHash));
       const now = this.#now();
       if (entry.value === null || isExpired(entry.value, now)) return null;

@@ -409,14 +409,14 @@ Deno.test("SessionStore.update() with a basis skips a read, and a stale basis lo
     ok(found.status === "valid");
     reset();
     const first = await store.update(token, (data) => ({ ...data, count: data.count + 1 }), {
-      basis: found.session,
+      basis: found,
     });
     strictEqual(first?.data.count, 1);
     deepStrictEqual(counts, { reads: 0, writes: 1 }, "the basis replaced the read");
     // The same basis is now stale: the checked commit fails, the retry reads and applies to 1.
     reset();
     const second = await store.update(token, (data) => ({ ...data, count: data.count + 1 }), {
-      basis: found.session,
+      basis: found,
     });
     strictEqual(second?.data.count, 2);
     deepStrictEqual(counts, { reads: 1, writes: 2 }, "one failed commit, one read, one commit");

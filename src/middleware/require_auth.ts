@@ -11,17 +11,19 @@ import type { AppEnv } from "../app_env.ts";
  * are never stored by caches, so the back button after sign-out cannot show them.
  */
 export function requireAuth(): MiddlewareHandler<AppEnv> {
-  return async function requireAuth(c, next) {
+  return function requireAuth(c, next) {
     if (c.get("session") === null || c.get("user") === null) {
       c.header("Cache-Control", "no-store");
       if (c.req.path.startsWith("/api/")) {
-        return c.json({ error: "unauthorized", message: "Sign in to use this endpoint." }, 401);
+        return Promise.resolve(
+          c.json({ error: "unauthorized", message: "Sign in to use this endpoint." }, 401),
+        );
       }
       const url = new URL(c.req.url);
       const next = c.req.method === "GET" ? url.pathname + url.search : "/dashboard";
-      return c.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
+      return Promise.resolve(c.redirect(`/login?next=${encodeURIComponent(next)}`, 303));
     }
     c.header("Cache-Control", "no-store");
-    await next();
+    return next();
   };
 }

@@ -30,8 +30,8 @@ export function isSameOriginRequest(request: Request): boolean {
 export function sameOrigin(
   options: { onRejected: (c: Context<AppEnv>) => Response },
 ): MiddlewareHandler<AppEnv> {
-  return async function sameOrigin(c, next) {
-    if (SAFE_METHODS.has(c.req.method) || isSameOriginRequest(c.req.raw)) return await next();
-    return options.onRejected(c);
+  return function sameOrigin(c, next) {
+    if (SAFE_METHODS.has(c.req.method) || isSameOriginRequest(c.req.raw)) return next();
+    return Promise.resolve(options.onRejected(c));
   };
 }

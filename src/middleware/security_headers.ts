@@ -48,8 +48,8 @@ export function securityHeaderList(options: { hsts: boolean }): [string, string]
  */
 export function securityHeaders(options: { hsts: boolean }): MiddlewareHandler {
   const headers = securityHeaderList(options);
-  return async function securityHeaders(c, next) {
+  return function securityHeaders(c, next) {
     for (const [name, value] of headers) c.header(name, value);
-    await next();
+    return next();
   };
 }

@@ -14,7 +14,10 @@ import type { SessionCookie } from "../session_cookie.ts";
 import type { SessionStore } from "../sessions.ts";
 import { recordSessionOutcome } from "../telemetry.ts";
 
-/** Reads the session cookie, validates it and sets `session`, `sessionToken`, `user`, `flash`. */
+/**
+ * Reads the session cookie, validates it and sets `session`, `sessionToken`, `sessionRead`,
+ * `user`, `flash`.
+ */
 export function loadSession(
   store: SessionStore<AppSessionData>,
   cookie: SessionCookie,
@@ -24,6 +27,7 @@ export function loadSession(
     c.set("session", null);
     c.set("user", null);
     c.set("sessionToken", undefined);
+    c.set("sessionRead", undefined);
     c.set("flash", []);
     if (token === undefined) {
       c.set("sessionOutcome", "none");
@@ -36,6 +40,7 @@ export function loadSession(
     if (found.status === "valid" || found.status === "renewed") {
       c.set("session", found.session);
       c.set("sessionToken", token);
+      c.set("sessionRead", found);
       c.set("user", found.session.data.user);
       // Set before the handler runs, so a handler that signs out or rotates overrides it.
       if (found.status === "renewed") cookie.set(c.res.headers, token, found.maxAgeSeconds);

@@ -26,7 +26,7 @@ export function apiRoutes(services: Services): Hono<AppEnv> {
     const body = await readJsonObject(c);
     const cart = await addProductToCart(
       services,
-      { token: c.get("sessionToken"), session: c.get("session") },
+      { token: c.get("sessionToken"), read: c.get("sessionRead") },
       body.productId,
       body.quantity,
     );

@@ -5,11 +5,12 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv, AppSession, CartLine } from "../app_env.ts";
+import type { AppEnv, AppSessionData, CartLine } from "../app_env.ts";
 import { addToCart, CartLimitError, parseQuantity, removeFromCart } from "../cart.ts";
 import { requireAuth } from "../middleware/require_auth.ts";
 import type { ProductCatalogue } from "../products.ts";
 import type { Services } from "../services.ts";
+import type { SessionRead } from "../sessions.ts";
 import { cartPage, type CartRow } from "../views/cart.ts";
 import { productsPage } from "../views/products.ts";
 import { readForm } from "./request_body.ts";
@@ -23,7 +24,7 @@ import { readForm } from "./request_body.ts";
  */
 export async function addProductToCart(
   services: Pick<Services, "sessions" | "catalogue">,
-  current: { token: string | undefined; session: AppSession | null },
+  current: { token: string | undefined; read: SessionRead<AppSessionData> | undefined },
   productId: unknown,
   rawQuantity: unknown,
   options: { flash?: boolean } = {},
@@ -41,7 +42,7 @@ export async function addProductToCart(
       (data) => ({ ...data, cart: addToCart(data.cart, product.id, quantity) }),
       {
         // The session loaded for this request spares the update its first read.
-        basis: current.session ?? undefined,
+        basis: current.read,
         flash: options.flash
           ? { kind: "info", text: `Added ${quantity} × ${product.name} to your cart.` }
           : undefined,
@@ -91,7 +92,7 @@ export function shopRoutes(services: Services): Hono<AppEnv> {
 
   routes.post("/cart", async (c) => {
     const form = await readForm(c);
-    const current = { token: c.get("sessionToken"), session: c.get("session") };
+    const current = { token: c.get("sessionToken"), read: c.get("sessionRead") };
     await addProductToCart(services, current, form.productId, form.quantity, { flash: true });
     return c.redirect("/cart", 303);
   });
@@ -104,7 +105,7 @@ export function shopRoutes(services: Services): Hono<AppEnv> {
       token,
       (data) => ({ ...data, cart: removeFromCart(data.cart, productId) }),
       {
-        basis: c.get("session") ?? undefined,
+        basis: c.get("sessionRead"),
         flash: { kind: "info", text: "Removed the item from your cart." },
       },
     );

@@ -19,7 +19,7 @@ export function accountPage(
   sessions: readonly SessionSummary[],
   currentSessionId: string,
   passwordError?: string,
-): Html {
+): string {
   return layout(
     "Account",
     page,

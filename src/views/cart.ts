@@ -5,7 +5,7 @@
  */
 import { html } from "hono/html";
 import { formatPrice, type Product } from "../products.ts";
-import { type Html, layout, type PageContext } from "./layout.ts";
+import { layout, type PageContext } from "./layout.ts";
 
 /** A cart line joined with its product. */
 export interface CartRow {
@@ -16,7 +16,7 @@ export interface CartRow {
 }
 
 /** Renders the cart; `totalCents` is computed by the route. */
-export function cartPage(page: PageContext, rows: readonly CartRow[], totalCents: number): Html {
+export function cartPage(page: PageContext, rows: readonly CartRow[], totalCents: number): string {
   return layout(
     "Cart",
     page,

@@ -5,13 +5,13 @@
  */
 import { html } from "hono/html";
 import type { SessionUser } from "../app_env.ts";
-import { type Html, layout, type PageContext } from "./layout.ts";
+import { layout, type PageContext } from "./layout.ts";
 
 /** Greets the user and links the store's areas. */
 export function dashboardPage(
   page: PageContext & { user: SessionUser },
   summary: { cartItems: number; sessionExpiresAt: number },
-): Html {
+): string {
   return layout(
     "Dashboard",
     page,

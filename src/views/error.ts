@@ -4,7 +4,7 @@
  * @module
  */
 import { html } from "hono/html";
-import { type Html, layout, type PageContext } from "./layout.ts";
+import { layout, type PageContext } from "./layout.ts";
 
 /** A page for a 4xx or 5xx answer. */
 export function errorPage(
@@ -12,7 +12,7 @@ export function errorPage(
   title: string,
   message: string,
   requestId?: string,
-): Html {
+): string {
   return layout(
     title,
     page,

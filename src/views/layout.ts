@@ -18,10 +18,16 @@ export interface PageContext {
   flash?: Flash[];
 }
 
-/** Wraps `body` in the site frame. */
-export function layout(title: string, page: PageContext, body: Html): Html {
+/**
+ * Wraps `body` in the site frame and returns the finished page as a plain string.
+ *
+ * A string, not Hono's escaped `String` object: `c.html()` sends a string as it is, while an
+ * object goes through Hono's callback resolution and two promise hops per response. The frame
+ * is always the outermost template, so nothing embeds (and would escape) this string again.
+ */
+export function layout(title: string, page: PageContext, body: Html): string {
   const { user, flash = [] } = page;
-  return html`
+  const frame = html`
     <!doctype html>
     <html lang="en">
       <head>
@@ -53,4 +59,7 @@ export function layout(title: string, page: PageContext, body: Html): Html {
       </body>
     </html>
   `;
+  // Views interpolate only ready values, so Hono's `html` never returns a promise here.
+  if (frame instanceof Promise) throw new TypeError("A page template resolved asynchronously");
+  return frame.toString();
 }

@@ -4,13 +4,13 @@
  * @module
  */
 import { html } from "hono/html";
-import { type Html, layout, type PageContext } from "./layout.ts";
+import { layout, type PageContext } from "./layout.ts";
 
 /** Renders the sign-in form; `error` shows above it, `username` refills the field. */
 export function loginPage(
   page: PageContext,
   form: { next: string; username?: string; error?: string },
-): Html {
+): string {
   return layout(
     "Sign in",
     page,

@@ -5,10 +5,10 @@
  */
 import { html } from "hono/html";
 import { formatPrice, type Product } from "../products.ts";
-import { type Html, layout, type PageContext } from "./layout.ts";
+import { layout, type PageContext } from "./layout.ts";
 
 /** Renders the catalogue. */
-export function productsPage(page: PageContext, products: readonly Product[]): Html {
+export function productsPage(page: PageContext, products: readonly Product[]): string {
   return layout(
     "Products",
     page,

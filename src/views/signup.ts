@@ -4,13 +4,13 @@
  * @module
  */
 import { html } from "hono/html";
-import { type Html, layout, type PageContext } from "./layout.ts";
+import { layout, type PageContext } from "./layout.ts";
 
 /** Renders the sign-up form, refilled with what was typed (never the password). */
 export function signupPage(
   page: PageContext,
   form: { displayName?: string; username?: string; error?: string },
-): Html {
+): string {
   return layout(
     "Sign up",
     page,
