@@ -49,7 +49,10 @@ export type AppEnv = {
     session: AppSession | null;
     /** The session token from the cookie, when it named a live session. */
     sessionToken: string | undefined;
-    /** The live session with its versionstamp, as an update's `basis` (spares a read). */
+    /**
+     * The live session as the store read it, for an update's `basis` (spares a read); it goes
+     * with `session`, so a handler that replaces one does not use the other.
+     */
     sessionRead: SessionRead<AppSessionData> | undefined;
     /** The signed-in user (set by `requireAuth`; `null` on public pages when signed out). */
     user: SessionUser | null;

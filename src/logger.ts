@@ -19,8 +19,9 @@ export interface Logger {
 }
 
 /**
- * Formats one log line: `{"time":ISO-8601,"level":…,"message":…,…fields}`, the same text as
- * `JSON.stringify({ time, level, message, ...fields })` (fields with `undefined` are left out).
+ * Formats one log line: `{"time":ISO-8601,"level":…,"message":…,…fields}`, the JSON
+ * `JSON.stringify({ time, level, message, ...fields })` gives (fields with `undefined` are left
+ * out; an integer-like field name would come after `message` rather than first).
  * Built by splicing `JSON.stringify(fields)` in, with the time from a per-second cache: the
  * spread object and `toISOString()` were most of an access-log line's cost (bench/README.md).
  * A field named `time`, `level` or `message` comes out twice; JSON parsers keep the last one.
@@ -34,7 +35,7 @@ export function formatLogLine(
   const head = `{"time":"${isoTime(timeMs)}","level":${JSON.stringify(level)},"message":${
     JSON.stringify(message)
   }`;
-  const rest = fields === undefined ? "{}" : JSON.stringify(fields);
+  const rest = fields == null ? "{}" : JSON.stringify(fields);
   return rest === "{}" ? head + "}" : head + "," + rest.slice(1);
 }
 
@@ -43,12 +44,15 @@ let cachedSecondPrefix = "";
 
 /** `new Date(ms).toISOString()`, with the text up to the second reused while it stays the same. */
 function isoTime(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  const millis = Math.floor(ms) - second * 1000;
+  const whole = Math.trunc(ms); // as Date does
+  const second = Math.floor(whole / 1000);
+  const millis = whole - second * 1000;
   if (second !== cachedSecond) {
-    cachedSecond = second;
     // "2026-11-27T09:06:40.000Z" without its "000Z"; any year format toISOString uses works.
-    cachedSecondPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+    // Computed before the cache changes: an invalid time throws and leaves the cache as it was.
+    const prefix = new Date(second * 1000).toISOString().slice(0, -4);
+    cachedSecond = second;
+    cachedSecondPrefix = prefix;
   }
   return cachedSecondPrefix + (millis < 10 ? "00" : millis < 100 ? "0" : "") + millis + "Z";
 }

@@ -67,22 +67,49 @@ interface IndexEntry {
   tokenHash: string;
 }
 
-/** What {@linkcode SessionStore.get} found. */
 /**
- * A session with the versionstamp it was read or written at: what `update` takes as `basis` to
- * spare its first read. A successful lookup is one.
+ * A session as {@linkcode SessionStore.get} read it, with the entry's versionstamp: what
+ * `update` takes as `basis` to spare its first read. Only the store makes them.
  */
-export interface SessionRead<D extends JsonValue> {
+export interface SessionRead<D extends JsonValue = JsonValue> {
   /** The session. */
-  session: Session<D>;
+  readonly session: Session<D>;
   /** Its entry's versionstamp when it was read. */
-  versionstamp: string;
+  readonly versionstamp: string;
 }
 
-/** What `get` found; a live session comes with its versionstamp (a {@linkcode SessionRead}). */
+/**
+ * The store's {@linkcode SessionRead}: it also remembers the token hash it was read under, so
+ * `update` uses a basis only for that token and only when the store made it. A basis built by
+ * hand or read under another token is ignored (the update reads instead), as the identity of the
+ * session object guaranteed when a `WeakMap` held the versionstamps.
+ */
+class StoreRead<D extends JsonValue> implements SessionRead<D> {
+  readonly #tokenHash: string;
+
+  constructor(
+    readonly session: Session<D>,
+    readonly versionstamp: string,
+    tokenHash: string,
+  ) {
+    this.#tokenHash = tokenHash;
+  }
+
+  /** `basis`'s versionstamp when the store made it for `tokenHash`; otherwise undefined. */
+  static versionstampFor<D extends JsonValue>(
+    basis: SessionRead<D> | undefined,
+    tokenHash: string,
+  ): string | undefined {
+    return basis instanceof StoreRead && basis.#tokenHash === tokenHash
+      ? basis.versionstamp
+      : undefined;
+  }
+}
+
+/** What {@linkcode SessionStore.get} found; a live session comes with its `read`, an update basis. */
 export type SessionLookup<D extends JsonValue> =
-  | { status: "valid"; session: Session<D>; versionstamp: string; maxAgeSeconds: number }
-  | { status: "renewed"; session: Session<D>; versionstamp: string; maxAgeSeconds: number }
+  | { status: "valid"; session: Session<D>; read: SessionRead<D>; maxAgeSeconds: number }
+  | { status: "renewed"; session: Session<D>; read: SessionRead<D>; maxAgeSeconds: number }
   | { status: "missing" | "expired" | "revoked" };
 
 /** Settings of a {@linkcode SessionStore}. */
@@ -282,14 +309,14 @@ export class SessionStore<D extends JsonValue = JsonValue> {
       await this.#remove(entry, tokenHash);
       return { status: "expired" };
     }
-    const { versionstamp } = entry;
+    const read = new StoreRead(session, entry.versionstamp, tokenHash);
     if (session.idleExpiresAt - now >= this.#idleMs / 2) {
-      return { status: "valid", session, versionstamp, maxAgeSeconds: this.#maxAge(session, now) };
+      return { status: "valid", session, read, maxAgeSeconds: this.#maxAge(session, now) };
     }
     const renewedUntil = Math.min(now + this.#idleMs, session.absoluteExpiresAt);
     if (renewedUntil <= session.idleExpiresAt) {
       // The absolute deadline caps the idle one already: nothing to extend, nothing to write.
-      return { status: "valid", session, versionstamp, maxAgeSeconds: this.#maxAge(session, now) };
+      return { status: "valid", session, read, maxAgeSeconds: this.#maxAge(session, now) };
     }
     return await this.#renew(entry, tokenHash, renewedUntil, now);
   }
@@ -317,7 +344,7 @@ export class SessionStore<D extends JsonValue = JsonValue> {
       return {
         status: "renewed",
         session: renewed,
-        versionstamp: result.versionstamp,
+        read: new StoreRead(renewed, result.versionstamp, tokenHash),
         maxAgeSeconds: this.#maxAge(renewed, now),
       };
     }
@@ -328,7 +355,7 @@ export class SessionStore<D extends JsonValue = JsonValue> {
     return {
       status: "renewed",
       session: again.value,
-      versionstamp: again.versionstamp,
+      read: new StoreRead(again.value, again.versionstamp, tokenHash),
       maxAgeSeconds: this.#maxAge(again.value, now),
     };
   }
@@ -339,11 +366,11 @@ export class SessionStore<D extends JsonValue = JsonValue> {
    * when the session is gone or expired: a late save never brings a destroyed session back.
    *
    * `change` may run more than once, so it must be pure. Returning `undefined` keeps the data.
-   * A `flash` message is queued in the same commit. `basis`, what this store's `get` returned
-   * for the same token earlier in the request (session and versionstamp), saves the first read:
-   * the first commit is checked against that versionstamp, and only a conflict reads again. (An
-   * explicit pair, not a side table keyed by the session object: a `WeakMap` entry a request
-   * cost about 4 % of an authenticated page in garbage collection; bench/README.md.)
+   * A `flash` message is queued in the same commit. `basis`, the `read` this store's `get`
+   * returned for the same token earlier in the request, saves the first read: the first commit
+   * is checked against its versionstamp, and only a conflict reads again. (It travels with the
+   * lookup rather than in a side table keyed by the session object: a `WeakMap` entry a request
+   * cost about 5 % of an authenticated page in-process, in garbage collection; bench/README.md.)
    */
   update(
     token: string | undefined,
@@ -381,10 +408,11 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   ): Promise<Session<D> | null> {
     if (!isWellFormedToken(token)) return null;
     const tokenHash = hashToken(token);
+    const basisVersionstamp = StoreRead.versionstampFor(basis, tokenHash);
     for (let attempt = 1;; attempt++) {
-      // A stale or foreign basis only fails the versionstamp check; the retry reads afresh.
-      const entry: Deno.KvEntryMaybe<Session<D>> = attempt === 1 && basis !== undefined
-        ? { key: sessionKey(tokenHash), value: basis.session, versionstamp: basis.versionstamp }
+      // A stale basis only fails the versionstamp check; the retry reads afresh.
+      const entry: Deno.KvEntryMaybe<Session<D>> = attempt === 1 && basisVersionstamp !== undefined
+        ? { key: sessionKey(tokenHash), value: basis!.session, versionstamp: basisVersionstamp }
         : await this.#kv.get<Session<D>>(sessionKey(tokenHash));
       const now = this.#now();
       if (entry.value === null || isExpired(entry.value, now)) return null;

@@ -409,19 +409,50 @@ Deno.test("SessionStore.update() with a basis skips a read, and a stale basis lo
     ok(found.status === "valid");
     reset();
     const first = await store.update(token, (data) => ({ ...data, count: data.count + 1 }), {
-      basis: found,
+      basis: found.read,
     });
     strictEqual(first?.data.count, 1);
     deepStrictEqual(counts, { reads: 0, writes: 1 }, "the basis replaced the read");
     // The same basis is now stale: the checked commit fails, the retry reads and applies to 1.
     reset();
     const second = await store.update(token, (data) => ({ ...data, count: data.count + 1 }), {
-      basis: found,
+      basis: found.read,
     });
     strictEqual(second?.data.count, 2);
     deepStrictEqual(counts, { reads: 1, writes: 2 }, "one failed commit, one read, one commit");
     const after = await store.get(token);
     strictEqual(after.status === "valid" && after.session.data.count, 2);
+  });
+});
+
+Deno.test("SessionStore.update() ignores a basis read under another token or built by hand", async () => {
+  await withKv(async (rawKv) => {
+    const { kv, counts, reset } = countingKv(rawKv);
+    const store = storeFor(kv);
+    const alice = await newSession(store, "alice");
+    const bob = await newSession(store, "bob");
+    const foundBob = await store.get(bob.token);
+    ok(foundBob.status === "valid");
+    const handMade = { session: foundBob.session, versionstamp: foundBob.read.versionstamp };
+    for (const basis of [foundBob.read, handMade]) {
+      reset();
+      const updated = await store.update(
+        alice.token,
+        (data) => ({ ...data, count: data.count + 1 }),
+        {
+          basis,
+        },
+      );
+      strictEqual(updated?.userId, "alice", "alice's own session was updated");
+      deepStrictEqual(counts, { reads: 1, writes: 1 }, "the basis was not used: one read");
+    }
+    const afterAlice = await store.get(alice.token);
+    ok(afterAlice.status === "valid");
+    strictEqual(afterAlice.session.userId, "alice");
+    strictEqual(afterAlice.session.data.count, 2);
+    const afterBob = await store.get(bob.token);
+    ok(afterBob.status === "valid");
+    strictEqual(afterBob.session.data.count, 0, "bob's session is untouched");
   });
 });
 

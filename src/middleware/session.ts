@@ -40,7 +40,7 @@ export function loadSession(
     if (found.status === "valid" || found.status === "renewed") {
       c.set("session", found.session);
       c.set("sessionToken", token);
-      c.set("sessionRead", found);
+      c.set("sessionRead", found.read);
       c.set("user", found.session.data.user);
       // Set before the handler runs, so a handler that signs out or rotates overrides it.
       if (found.status === "renewed") cookie.set(c.res.headers, token, found.maxAgeSeconds);
