@@ -95,14 +95,24 @@ export function loadConfig(env: Record<string, string | undefined>, mode: RunMod
     );
   }
   return {
-    port: port(env.PORT),
+    port: wholeNumber(
+      env,
+      "PORT",
+      { min: 0, max: 65_535, fallback: 8000 },
+      "a port number from 0 to 65535",
+    ),
     hostname: nonEmpty(env.HOSTNAME) ?? "0.0.0.0",
     kvPath: nonEmpty(env.KV_PATH) ?? (onDeploy ? undefined : DEFAULT_KV_PATH),
     idleTimeoutSeconds,
     absoluteTimeoutSeconds,
     cookieSecure: boolean(env, "COOKIE_SECURE", mode === "production"),
     trustProxyHeader,
-    hashConcurrency: hashConcurrency(env.HASH_CONCURRENCY),
+    hashConcurrency: wholeNumber(
+      env,
+      "HASH_CONCURRENCY",
+      { min: 1, max: 64, fallback: defaultHashConcurrency() },
+      "a whole number from 1 to 64",
+    ),
     onDeploy,
   };
 }
@@ -112,44 +122,38 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
-function port(raw: string | undefined): number {
-  const value = nonEmpty(raw);
-  if (value === undefined) return 8000;
-  const number = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-  if (!(number >= 0 && number <= 65_535)) {
-    throw new ConfigError("PORT", `${JSON.stringify(raw)} is not a port number from 0 to 65535`);
+/**
+ * The whole decimal number from `min` to `max` in `variable`, or `fallback` when it is unset.
+ * At most as many digits as `max` has, so "1e3", "0x50", "80.5" and overlong values are refused.
+ */
+function wholeNumber(
+  env: Record<string, string | undefined>,
+  variable: string,
+  range: { min: number; max: number; fallback: number },
+  meaning: string,
+): number {
+  const value = nonEmpty(env[variable]);
+  if (value === undefined) return range.fallback;
+  const digits = new RegExp(`^\\d{1,${String(range.max).length}}$`);
+  const number = digits.test(value) ? Number(value) : NaN;
+  if (!(number >= range.min && number <= range.max)) {
+    throw new ConfigError(variable, `${JSON.stringify(env[variable])} is not ${meaning}`);
   }
   return number;
 }
 
-function hashConcurrency(raw: string | undefined): number {
-  const value = nonEmpty(raw);
-  if (value === undefined) return defaultHashConcurrency();
-  const number = /^\d{1,2}$/.test(value) ? Number(value) : NaN;
-  if (!(number >= 1 && number <= 64)) {
-    throw new ConfigError(
-      "HASH_CONCURRENCY",
-      `${JSON.stringify(raw)} is not a whole number from 1 to 64`,
-    );
-  }
-  return number;
-}
-
+/** Seconds of at least 1 (ten digits at most) in `variable`, or `fallback`. */
 function wholeSeconds(
   env: Record<string, string | undefined>,
   variable: string,
   fallback: number,
 ): number {
-  const value = nonEmpty(env[variable]);
-  if (value === undefined) return fallback;
-  const number = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
-  if (!(number >= 1)) {
-    throw new ConfigError(
-      variable,
-      `${JSON.stringify(env[variable])} is not a whole number of seconds of at least 1`,
-    );
-  }
-  return number;
+  return wholeNumber(
+    env,
+    variable,
+    { min: 1, max: 9_999_999_999, fallback },
+    "a whole number of seconds of at least 1",
+  );
 }
 
 function boolean(
