@@ -73,20 +73,40 @@ const SAME_SITE: Record<string, SameSite> = Object.assign(Object.create(null), {
  * ```
  */
 export function parseCookies(header: string | null | undefined): Record<string, string> {
-  const cookies: Record<string, string> = Object.create(null);
+  // A fresh literal given a null prototype keeps V8's fast properties; `Object.create(null)`
+  // starts in dictionary mode, which made a typical header ~20 % slower to parse (bench/README.md).
+  const cookies: Record<string, string> = Object.setPrototypeOf({}, null);
   if (typeof header !== "string" || header === "") return cookies;
-  let start = 0;
   const length = header.length;
-  // The next "=" at or after `start`, kept across pairs: searching afresh from every pair would
-  // rescan the rest of the header for each pair without "=" (quadratic on "a;a;a;...").
+  let start = 0;
+  // The next "=" and "%" at or after the current pair, kept across pairs: searching afresh from
+  // every pair would rescan the rest of the header for each pair without "=" (quadratic on
+  // "a;a;a;..."), and a value is only handed to the decoder when a "%" lies inside it.
   let eq = header.indexOf("=");
+  let percent = header.indexOf("%");
   while (start < length && eq !== -1) {
     let end = header.indexOf(";", start);
     if (end === -1) end = length;
     if (eq < end) {
-      const name = trimWhitespace(header, start, eq);
+      let nameEnd = eq;
+      while (start < nameEnd && isWhitespace(header.charCodeAt(start))) start++;
+      while (nameEnd > start && isWhitespace(header.charCodeAt(nameEnd - 1))) nameEnd--;
+      const name = header.slice(start, nameEnd);
       if (name !== "" && cookies[name] === undefined) {
-        cookies[name] = decodeValue(trimWhitespace(header, eq + 1, end));
+        let valueStart = eq + 1;
+        let valueEnd = end;
+        while (valueStart < valueEnd && isWhitespace(header.charCodeAt(valueStart))) valueStart++;
+        while (valueEnd > valueStart && isWhitespace(header.charCodeAt(valueEnd - 1))) valueEnd--;
+        if (
+          valueEnd - valueStart >= 2 && header.charCodeAt(valueStart) === 0x22 &&
+          header.charCodeAt(valueEnd - 1) === 0x22
+        ) {
+          valueStart++;
+          valueEnd--;
+        }
+        const value = header.slice(valueStart, valueEnd);
+        if (percent !== -1 && percent < valueStart) percent = header.indexOf("%", valueStart);
+        cookies[name] = percent === -1 || percent >= valueEnd ? value : decodeEscapes(value);
       }
       eq = header.indexOf("=", end + 1);
     }
@@ -95,22 +115,12 @@ export function parseCookies(header: string | null | undefined): Record<string, 
   return cookies;
 }
 
-/** Trims RFC 6265bis whitespace (space and horizontal tab) from `text.slice(start, end)`. */
-function trimWhitespace(text: string, start: number, end: number): string {
-  while (start < end && isWhitespace(text.charCodeAt(start))) start++;
-  while (end > start && isWhitespace(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
-}
-
+/** RFC 6265bis whitespace: space and horizontal tab. */
 function isWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
-function decodeValue(value: string): string {
-  if (value.length >= 2 && value.charCodeAt(0) === 0x22 && value.endsWith('"')) {
-    value = value.slice(1, -1);
-  }
-  if (!value.includes("%")) return value;
+function decodeEscapes(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {

@@ -231,6 +231,26 @@ Deno.test("parseCookies() decodes percent-escapes", () => {
   );
 });
 
+Deno.test("parseCookies() decodes exactly the values that hold a '%'", async (t) => {
+  // The parser remembers where the next '%' is instead of searching every value: a '%' in a
+  // name, in a skipped pair or in a shadowed duplicate must neither decode nor hide a later one.
+  const cases: [string, Record<string, string>][] = [
+    ["%a=%41; b=%42", { "%a": "A", b: "B" }],
+    ["%a=1; b=%41", { "%a": "1", b: "A" }],
+    ["a=1; b=2%; c=%41", { a: "1", b: "2%", c: "A" }],
+    ["a=%41; a=%42; b=%43", { a: "A", b: "C" }],
+    ["a=1; a=%42; b=x; c=%43", { a: "1", b: "x", c: "C" }],
+    ["%; a=%41; %%; b=1; c=%43", { a: "A", b: "1", c: "C" }],
+    ['a="%41"; b=%42', { a: "A", b: "B" }],
+    ["a=%4; b=1%41", { a: "%4", b: "1A" }],
+    ["a=x;b=%41", { a: "x", b: "A" }],
+    ["a=%41;b=x", { a: "A", b: "x" }],
+  ];
+  for (const [header, expected] of cases) {
+    await t.step(header, () => deepStrictEqual(parseCookies(header), cookies(expected)));
+  }
+});
+
 Deno.test("parseCookies() leaves a value with a malformed escape as it was", async (t) => {
   for (const raw of ["%E0%A4%A", "%zz", "%", "100%", "%C3", "%ED%A0%80", "ok%20then%"]) {
     await t.step(raw, () => {
