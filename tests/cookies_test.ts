@@ -233,7 +233,8 @@ Deno.test("parseCookies() decodes percent-escapes", () => {
 
 Deno.test("parseCookies() decodes exactly the values that hold a '%'", async (t) => {
   // The parser remembers where the next '%' is instead of searching every value: a '%' in a
-  // name, in a skipped pair or in a shadowed duplicate must neither decode nor hide a later one.
+  // name, in a skipped pair or in a shadowed duplicate must not hide a later one. (Decoding a
+  // value without '%' would change nothing visible; the scan test below covers the cost.)
   const cases: [string, Record<string, string>][] = [
     ["%a=%41; b=%42", { "%a": "A", b: "B" }],
     ["%a=1; b=%41", { "%a": "1", b: "A" }],
@@ -300,6 +301,43 @@ Deno.test("parseCookies() returns a null-prototype object", async (t) => {
     strictEqual(({} as Record<string, unknown>).polluted, undefined);
     strictEqual(Object.getPrototypeOf({}), Object.prototype);
   });
+});
+
+Deno.test("parseCookies() reads the header a bounded number of times over", async (t) => {
+  // Attacker input: the work must grow linearly with the header. Counted, not timed: every
+  // String.prototype.indexOf call adds the characters it scanned. Searching afresh from each
+  // pair (for '=' or '%') scans the rest of the header once a pair, which is quadratic.
+  const original = String.prototype.indexOf;
+  let scanned = 0;
+  function countingIndexOf(this: string, search: string, from = 0): number {
+    const found = original.call(this, search, from);
+    scanned += (found === -1 ? this.length : found + search.length) - Math.max(0, from);
+    return found;
+  }
+  const pairs = (count: number, value: (i: number) => string) =>
+    Array.from({ length: count }, (_, i) => `c${i}=${value(i)}`).join("; ");
+  // Distinct names: a repeated name is skipped before its value is looked at.
+  const headers: [string, string][] = [
+    ["pairs without '%'", pairs(20_000, () => "1")],
+    ["pairs, then one '%' at the end", pairs(20_000, () => "1") + "; b=%41"],
+    ["a '%' in the first name, pairs after it", "%a=1; " + pairs(20_000, () => "2")],
+    ["pairs without '=', then one", "a;".repeat(20_000) + "b=1"],
+    ["every third value escaped", pairs(20_000, (i) => (i % 3 ? "v" : "%20"))],
+  ];
+  for (const [label, header] of headers) {
+    await t.step(label, () => {
+      scanned = 0;
+      String.prototype.indexOf = countingIndexOf;
+      try {
+        parseCookies(header);
+      } finally {
+        String.prototype.indexOf = original;
+      }
+      // At least once (else this test no longer sees the parser's scans), at most a few times.
+      ok(scanned >= header.length, `scanned ${scanned} of ${header.length} characters`);
+      ok(scanned <= 4 * header.length, `scanned ${scanned} for ${header.length} characters`);
+    });
+  }
 });
 
 Deno.test("parseCookies() parses 10,000 pairs", () => {
