@@ -2,13 +2,14 @@
  * Micro benchmarks: the cookie helpers and the session store's validate path.
  *
  * Each `group` has our function as the baseline; npm `cookie` (the parser Express and most of
- * Node's ecosystem use) runs in the same group, so `deno bench` prints the ratio. Run with
+ * Node's ecosystem use) runs in the same group, so `deno bench` prints the ratio. The parse
+ * groups also time `getCookie`, the one-name read the session middleware makes. Run with
  * `deno bench bench/micro_bench.ts` (the runner, `deno task bench`, does and records it).
  *
  * @module
  */
 import * as npmCookie from "npm:cookie@1";
-import { parseCookies, serializeCookie } from "../src/cookies.ts";
+import { getCookie, parseCookies, serializeCookie } from "../src/cookies.ts";
 import { hashToken, SessionStore } from "../src/sessions.ts";
 import { LARGE_HEADER, TOKEN, TYPICAL_HEADER } from "./_headers.ts";
 
@@ -25,6 +26,13 @@ Deno.bench({
   fn: () => void npmCookie.parse(TYPICAL_HEADER),
 });
 
+// What the session middleware does per request: one name, no map.
+Deno.bench({
+  name: "getCookie(header, session name), typical header",
+  group: "parse typical",
+  fn: () => void getCookie(TYPICAL_HEADER, "__Host-sid"),
+});
+
 Deno.bench({
   name: "parseCookies, 4 KB header",
   group: "parse 4 KB",
@@ -36,6 +44,12 @@ Deno.bench({
   name: "npm cookie@1 parse, 4 KB header",
   group: "parse 4 KB",
   fn: () => void npmCookie.parse(LARGE_HEADER),
+});
+
+Deno.bench({
+  name: "getCookie(header, session name), 4 KB header",
+  group: "parse 4 KB",
+  fn: () => void getCookie(LARGE_HEADER, "__Host-sid"),
 });
 
 Deno.bench({

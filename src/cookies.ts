@@ -93,26 +93,85 @@ export function parseCookies(header: string | null | undefined): Record<string, 
       while (nameEnd > start && isWhitespace(header.charCodeAt(nameEnd - 1))) nameEnd--;
       const name = header.slice(start, nameEnd);
       if (name !== "" && cookies[name] === undefined) {
-        let valueStart = eq + 1;
-        let valueEnd = end;
-        while (valueStart < valueEnd && isWhitespace(header.charCodeAt(valueStart))) valueStart++;
-        while (valueEnd > valueStart && isWhitespace(header.charCodeAt(valueEnd - 1))) valueEnd--;
-        if (
-          valueEnd - valueStart >= 2 && header.charCodeAt(valueStart) === 0x22 &&
-          header.charCodeAt(valueEnd - 1) === 0x22
-        ) {
-          valueStart++;
-          valueEnd--;
-        }
-        const value = header.slice(valueStart, valueEnd);
-        if (percent !== -1 && percent < valueStart) percent = header.indexOf("%", valueStart);
-        cookies[name] = percent === -1 || percent >= valueEnd ? value : decodeEscapes(value);
+        if (percent !== -1 && percent <= eq) percent = header.indexOf("%", eq + 1);
+        cookies[name] = pairValue(header, eq, end, percent !== -1 && percent < end);
       }
       eq = header.indexOf("=", end + 1);
     }
     start = end + 1;
   }
   return cookies;
+}
+
+/**
+ * Returns the value of the first cookie named `name` in a `Cookie` request header, or undefined:
+ * always what `parseCookies(header)[name]` would give, without building the whole map.
+ *
+ * For a request that needs one cookie (the session, a flash notice) it is the cheaper read, and
+ * a header stuffed with thousands of pairs or malformed escapes costs one scan instead of an
+ * object of thousands of names and an exception per bad value. A `name` that `parseCookies`
+ * could never produce (empty, holding `=` or `;`, or starting or ending with a space or tab)
+ * finds nothing. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { getCookie } from "./cookies.ts";
+ *
+ * strictEqual(getCookie("theme=dark; sid=abc; sid=shadowed", "sid"), "abc");
+ * strictEqual(getCookie("xsid=1; sid", "sid"), undefined);
+ * ```
+ */
+export function getCookie(header: string | null | undefined, name: string): string | undefined {
+  if (typeof header !== "string" || !couldBeParsedName(name)) return undefined;
+  for (let at = header.indexOf(name); at !== -1; at = header.indexOf(name, at + 1)) {
+    const eq = pairNameEnd(header, at, at + name.length);
+    if (eq === -1) continue;
+    let end = header.indexOf(";", eq + 1);
+    if (end === -1) end = header.length;
+    const percent = header.indexOf("%", eq + 1);
+    return pairValue(header, eq, end, percent !== -1 && percent < end);
+  }
+  return undefined;
+}
+
+/** True when `name` is one `parseCookies` can return: trimmed, non-empty, no `=` or `;`. */
+function couldBeParsedName(name: string): boolean {
+  return typeof name === "string" && name !== "" && !isWhitespace(name.charCodeAt(0)) &&
+    !isWhitespace(name.charCodeAt(name.length - 1)) && !name.includes("=") &&
+    !name.includes(";");
+}
+
+/**
+ * When `header.slice(from, to)` is the whole name of a pair (only spaces and tabs between it and
+ * the pair's start and its `=`), the position of that `=`; otherwise -1.
+ */
+function pairNameEnd(header: string, from: number, to: number): number {
+  let before = from - 1;
+  while (before >= 0 && isWhitespace(header.charCodeAt(before))) before--;
+  if (before !== -1 && header.charCodeAt(before) !== 0x3b) return -1; // ";"
+  while (to < header.length && isWhitespace(header.charCodeAt(to))) to++;
+  return header.charCodeAt(to) === 0x3d ? to : -1; // "="
+}
+
+/**
+ * The value of the pair whose `=` is at `eq` and which ends at `end`: trimmed of spaces and
+ * tabs, one pair of surrounding double quotes removed, percent-decoded when `hasPercent`. Callers
+ * pass whether a `%` lies between `eq` and `end`: what trimming and unquoting cut off is spaces,
+ * tabs and quotes only, so such a `%` is always inside the value.
+ */
+function pairValue(header: string, eq: number, end: number, hasPercent: boolean): string {
+  let start = eq + 1;
+  while (start < end && isWhitespace(header.charCodeAt(start))) start++;
+  while (end > start && isWhitespace(header.charCodeAt(end - 1))) end--;
+  if (
+    end - start >= 2 && header.charCodeAt(start) === 0x22 && header.charCodeAt(end - 1) === 0x22
+  ) {
+    start++;
+    end--;
+  }
+  const value = header.slice(start, end);
+  return hasPercent ? decodeEscapes(value) : value;
 }
 
 /** RFC 6265bis whitespace: space and horizontal tab. */

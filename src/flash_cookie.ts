@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { appendSetCookie, type CookieOptions, deleteCookie, parseCookies } from "./cookies.ts";
+import { appendSetCookie, type CookieOptions, deleteCookie, getCookie } from "./cookies.ts";
 
 /** The notices a signed-out visitor can be shown. */
 export const NOTICES = {
@@ -35,7 +35,7 @@ export function takeNotice(
   headers: Headers,
   secure: boolean,
 ): string | undefined {
-  const code = parseCookies(request.headers.get("Cookie"))[NAME];
+  const code = getCookie(request.headers.get("Cookie"), NAME);
   if (code === undefined) return undefined;
   deleteCookie(headers, NAME, attributes(secure));
   return Object.hasOwn(NOTICES, code) ? NOTICES[code as NoticeCode] : undefined;

@@ -10,6 +10,7 @@ import {
   appendSetCookie,
   type CookieOptions,
   deleteCookie,
+  getCookie,
   MAX_COOKIE_AGE_SECONDS,
   MAX_NAME_VALUE_BYTES,
   parseCookies,
@@ -323,20 +324,97 @@ Deno.test("parseCookies() reads the header a bounded number of times over", asyn
     ["a '%' in the first name, pairs after it", "%a=1; " + pairs(20_000, () => "2")],
     ["pairs without '=', then one", "a;".repeat(20_000) + "b=1"],
     ["every third value escaped", pairs(20_000, (i) => (i % 3 ? "v" : "%20"))],
+    ["a name inside many other names", pairs(20_000, () => "1").replaceAll("=", "c0x=")],
+    ["a name repeated without separators", "c0x".repeat(20_000) + "=1"],
   ];
   for (const [label, header] of headers) {
     await t.step(label, () => {
-      scanned = 0;
-      String.prototype.indexOf = countingIndexOf;
-      try {
-        parseCookies(header);
-      } finally {
-        String.prototype.indexOf = original;
+      for (const read of [() => parseCookies(header), () => getCookie(header, "c0x")]) {
+        scanned = 0;
+        String.prototype.indexOf = countingIndexOf;
+        try {
+          read();
+        } finally {
+          String.prototype.indexOf = original;
+        }
+        // At least once (else this test no longer sees the scans), at most a few times.
+        ok(scanned >= header.length, `${read}: scanned ${scanned} of ${header.length} characters`);
+        ok(scanned <= 4 * header.length, `${read}: scanned ${scanned} for ${header.length}`);
       }
-      // At least once (else this test no longer sees the parser's scans), at most a few times.
-      ok(scanned >= header.length, `scanned ${scanned} of ${header.length} characters`);
-      ok(scanned <= 4 * header.length, `scanned ${scanned} for ${header.length} characters`);
     });
+  }
+});
+
+Deno.test("getCookie() gives what parseCookies() gives for that name", async (t) => {
+  await t.step("cases", () => {
+    const cases: [string, string, string | undefined][] = [
+      ["sid=abc", "sid", "abc"],
+      ["theme=dark; sid=abc; sid=shadowed", "sid", "abc"],
+      [" sid = abc ;", "sid", "abc"],
+      ['\tsid\t=\t"%41"\t', "sid", "A"],
+      ["sid=%zz; sid=ok", "sid", "%zz"],
+      ["sid; sid=1", "sid", "1"],
+      ["xsid=1; sidx=2; sid", "sid", undefined],
+      ["x=sid=1; sid=2", "sid", "2"],
+      ["a=1 sid=2", "sid", undefined],
+      ["\u00A0sid=1; sid=2", "sid", "2"],
+      ["sid=", "sid", ""],
+      ["sid=a=b", "sid", "a=b"],
+      ["__proto__=p", "__proto__", "p"],
+      ["a=1", "toString", undefined],
+      ["sid=1", "", undefined],
+      ["sid=1", " sid", undefined],
+      ["a=b=c", "a=b", undefined],
+      ["a;b=1", "a;b", undefined],
+    ];
+    for (const [header, name, expected] of cases) {
+      strictEqual(getCookie(header, name), expected, `${visible(header)} / ${visible(name)}`);
+      strictEqual(parseCookies(header)[name], expected, `parseCookies: ${visible(header)}`);
+    }
+    strictEqual(getCookie(null, "sid"), undefined);
+    strictEqual(getCookie(undefined, "sid"), undefined);
+    strictEqual(getCookie(42 as unknown as string, "sid"), undefined);
+  });
+
+  await t.step("20,000 random headers, differential against parseCookies()", () => {
+    const seed = 0x6e7c00c1;
+    const random = mulberry32(seed);
+    const parts = ["sid", "s", "id", "%", "%41", "%zz", "=", ";", " ", "\t", '"', "a", "\u00A0"];
+    const names = ["sid", "s", "id", "a", "%", "sida", "\u00A0sid"];
+    for (let i = 0; i < 20_000; i++) {
+      const length = Math.floor(random() * 16);
+      const header = Array.from({ length }, () => parts[Math.floor(random() * parts.length)]!)
+        .join("");
+      const parsed = parseCookies(header);
+      for (const name of names) {
+        strictEqual(
+          getCookie(header, name),
+          parsed[name],
+          `seed ${seed}, input ${i}: ${visible(header)} / ${visible(name)}`,
+        );
+      }
+    }
+  });
+});
+
+Deno.test("getCookie() decodes only the value it returns", () => {
+  // A header of thousands of malformed escapes costs parseCookies() an exception each; a
+  // request that needs one cookie should not pay for them.
+  const header = Array.from({ length: 5_000 }, (_, i) => `c${i}=%`).join("; ") + "; sid=%41";
+  const original = globalThis.decodeURIComponent;
+  let calls = 0;
+  globalThis.decodeURIComponent = (text: string) => {
+    calls++;
+    return original(text);
+  };
+  try {
+    strictEqual(getCookie(header, "sid"), "A");
+    strictEqual(calls, 1);
+    calls = 0;
+    strictEqual(parseCookies(header).sid, "A");
+    strictEqual(calls, 5_001);
+  } finally {
+    globalThis.decodeURIComponent = original;
   }
 });
 

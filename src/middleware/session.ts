@@ -9,7 +9,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv, AppSessionData } from "../app_env.ts";
-import { parseCookies } from "../cookies.ts";
+import { getCookie } from "../cookies.ts";
 import type { SessionCookie } from "../session_cookie.ts";
 import type { SessionStore } from "../sessions.ts";
 import { recordSessionOutcome } from "../telemetry.ts";
@@ -23,7 +23,7 @@ export function loadSession(
   cookie: SessionCookie,
 ): MiddlewareHandler<AppEnv> {
   return async function loadSession(c, next) {
-    const token = parseCookies(c.req.header("Cookie"))[cookie.name];
+    const token = getCookie(c.req.header("Cookie"), cookie.name);
     c.set("session", null);
     c.set("user", null);
     c.set("sessionToken", undefined);
