@@ -309,11 +309,17 @@ Deno.test("parseCookies() reads the header a bounded number of times over", asyn
   // String.prototype.indexOf call adds the characters it scanned. Searching afresh from each
   // pair (for '=' or '%') scans the rest of the header once a pair, which is quadratic.
   const original = String.prototype.indexOf;
+  const originalCharCodeAt = String.prototype.charCodeAt;
   let scanned = 0;
   function countingIndexOf(this: string, search: string, from = 0): number {
     const found = original.call(this, search, from);
     scanned += (found === -1 ? this.length : found + search.length) - Math.max(0, from);
     return found;
+  }
+  // Character-by-character scans (trimming, the checks around a name) count one each.
+  function countingCharCodeAt(this: string, index: number): number {
+    scanned++;
+    return originalCharCodeAt.call(this, index);
   }
   const pairs = (count: number, value: (i: number) => string) =>
     Array.from({ length: count }, (_, i) => `c${i}=${value(i)}`).join("; ");
@@ -326,16 +332,20 @@ Deno.test("parseCookies() reads the header a bounded number of times over", asyn
     ["every third value escaped", pairs(20_000, (i) => (i % 3 ? "v" : "%20"))],
     ["a name inside many other names", pairs(20_000, () => "1").replaceAll("=", "c0x=")],
     ["a name repeated without separators", "c0x".repeat(20_000) + "=1"],
+    ["a name between runs of spaces", (" ".repeat(100) + "c0x").repeat(200) + "=1"],
+    ["runs of spaces around pairs", pairs(2_000, () => " ".repeat(20) + "v" + " ".repeat(20))],
   ];
   for (const [label, header] of headers) {
     await t.step(label, () => {
       for (const read of [() => parseCookies(header), () => getCookie(header, "c0x")]) {
         scanned = 0;
         String.prototype.indexOf = countingIndexOf;
+        String.prototype.charCodeAt = countingCharCodeAt;
         try {
           read();
         } finally {
           String.prototype.indexOf = original;
+          String.prototype.charCodeAt = originalCharCodeAt;
         }
         // At least once (else this test no longer sees the scans), at most a few times.
         ok(scanned >= header.length, `${read}: scanned ${scanned} of ${header.length} characters`);
@@ -364,6 +374,9 @@ Deno.test("getCookie() gives what parseCookies() gives for that name", async (t)
       ["a=1", "toString", undefined],
       ["sid=1", "", undefined],
       ["sid=1", " sid", undefined],
+      [" sid=1", " sid", undefined],
+      ["sid =1", "sid ", undefined],
+      ["sid\t=1", "sid\t", undefined],
       ["a=b=c", "a=b", undefined],
       ["a;b=1", "a;b", undefined],
     ];
@@ -380,7 +393,21 @@ Deno.test("getCookie() gives what parseCookies() gives for that name", async (t)
     const seed = 0x6e7c00c1;
     const random = mulberry32(seed);
     const parts = ["sid", "s", "id", "%", "%41", "%zz", "=", ";", " ", "\t", '"', "a", "\u00A0"];
-    const names = ["sid", "s", "id", "a", "%", "sida", "\u00A0sid"];
+    // Names parseCookies can return, and names it never can (edge space or tab, "=", ";").
+    const names = [
+      "sid",
+      "s",
+      "id",
+      "a",
+      "%",
+      "sida",
+      "\u00A0sid",
+      " sid",
+      "sid ",
+      "\ta",
+      "a=",
+      ";a",
+    ];
     for (let i = 0; i < 20_000; i++) {
       const length = Math.floor(random() * 16);
       const header = Array.from({ length }, () => parts[Math.floor(random() * parts.length)]!)
