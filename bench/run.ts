@@ -7,11 +7,14 @@
  * bench/RESULTS.md and bench/output/results.json (raw; bench/output/ is git-ignored).
  *
  * Options:
- *   --quick                 2 short rounds, 20,000 sessions in the memory section (~3 min)
+ *   --quick                 2 short rounds, 20,000 sessions and 1 round in the memory section
  *   --rounds=N              interleaved rounds (default 3)
  *   --duration=S            seconds per wrk figure (default 4)
+ *   --warmup=S              seconds of wrk thrown away after each server start (default 3)
  *   --connections=N         wrk connections (default 32; wrk threads: 1)
  *   --memory-sessions=N     live sessions in the memory section (default 100000)
+ *   --memory-rounds=N       rounds of the memory section, each a server with the sessions and a
+ *                           control without them (default 2)
  *   --only=a,b              sections: throughput, hashing, parallel, memory, kv, micro
  *   --targets=a,b           throughput servers: deno, hono, kvget, ours, seed, express (default all)
  *   --routes=a,b            routes of ours and the peers: dashboard, redirect, cart_get, cart_add,
@@ -79,6 +82,7 @@ interface Options {
   connections: number;
   sessions: number;
   memorySessions: number;
+  memoryRounds: number;
   microRounds: number;
   only: Set<Section>;
   compare: string[];
@@ -95,10 +99,13 @@ function parseOptions(args: string[]): Options {
     quick,
     rounds: quick ? 2 : 3,
     duration: quick ? 2 : 4,
-    warmup: 1,
+    // A fresh server's first seconds run cold code: ours went 7,200 -> 9,400 req/s from the
+    // first 4 s to the second (bench/README.md), the floor's shorter path warms sooner.
+    warmup: quick ? 1 : 3,
     connections: 32,
     sessions: 1000,
     memorySessions: quick ? 20_000 : 100_000,
+    memoryRounds: quick ? 1 : 2,
     microRounds: quick ? 1 : 3,
     only: new Set(SECTIONS),
     compare: [],
@@ -128,11 +135,17 @@ function parseOptions(args: string[]): Options {
       case "--duration":
         options.duration = number();
         break;
+      case "--warmup":
+        options.warmup = number();
+        break;
       case "--connections":
         options.connections = number();
         break;
       case "--memory-sessions":
         options.memorySessions = number();
+        break;
+      case "--memory-rounds":
+        options.memoryRounds = number();
         break;
       case "--only": {
         const chosen = value.split(",").filter(Boolean);
@@ -317,30 +330,53 @@ class Run {
   }
 
   /**
-   * Signs in `count` times through a peer's own POST /login (wrk, `counted.lua`) and returns the
-   * file of collected `sid=...` cookies. Bounded by `count` and by `timeoutSeconds`.
+   * Exactly `count` requests to `path` (wrk with `counted.lua`, stopped at the count), bounded by
+   * `timeoutSeconds`; throws when fewer were answered in time.
+   */
+  async counted(
+    server: Server,
+    path: string,
+    scriptArgs: Record<string, string | number | undefined>,
+    count: number,
+    timeoutSeconds: number,
+  ): Promise<WrkResult> {
+    const marker = this.path(`${server.spec.name}-counted.done`);
+    const result = await runWrk({
+      url: server.origin + path,
+      duration: timeoutSeconds,
+      threads: 1,
+      connections: Math.min(this.options.connections, count),
+      script: "counted.lua",
+      scriptArgs: { origin: server.origin, ...scriptArgs, limit: count, marker },
+      interruptWhen: whenFileExists(marker, timeoutSeconds * 1000),
+    });
+    if (result.requests < count) {
+      throw new Error(
+        `${server.spec.name}: ${result.requests} of ${count} requests to ${path} answered in ${timeoutSeconds} s`,
+      );
+    }
+    return result;
+  }
+
+  /**
+   * Signs in `count` times through a peer's own POST /login and returns the file of collected
+   * `sid=...` cookies. Bounded by `count` and by `timeoutSeconds`.
    */
   async peerLogins(server: Server, count: number, timeoutSeconds: number): Promise<string> {
     const file = this.path(`${server.spec.name}-cookies.txt`);
-    const marker = `${file}.done`;
     await Deno.writeTextFile(file, "");
-    const result = await runWrk({
-      url: `${server.origin}/login`,
-      duration: timeoutSeconds,
-      threads: 1,
-      connections: Math.min(32, count),
-      script: "counted.lua",
-      scriptArgs: {
+    const result = await this.counted(
+      server,
+      "/login",
+      {
         mode: "login",
         user: BENCH_USER.username,
         password: BENCH_USER.password,
-        origin: server.origin,
-        limit: count,
         collect: file,
-        marker,
       },
-      interruptWhen: whenFileExists(marker, timeoutSeconds * 1000),
-    });
+      count,
+      timeoutSeconds,
+    );
     const lines = (await Deno.readTextFile(file)).split("\n").filter(Boolean).length;
     if (lines < count) {
       throw new Error(
@@ -706,109 +742,156 @@ async function parallelSection(run: Run): Promise<void> {
   }
 }
 
+/**
+ * RSS of each server from a handful of sessions to N, against a control.
+ *
+ * RSS moves with the load a server has had (V8 grows its young generation under load and its
+ * memory reducer shrinks the heap again when idle; malloc keeps what threads freed), not only
+ * with the state it holds. So each round runs every server twice on the same timeline: once
+ * creating N sessions and reading across all of them, once (the control) creating none and
+ * making the same number of requests over its handful. What the sessions themselves hold is the
+ * difference between the two at the end.
+ */
 async function memorySection(run: Run): Promise<void> {
   const n = run.options.memorySessions;
-  const readDuration = run.options.duration;
+  // Generous bounds for a pass of n requests (express-session manages ~3,000 a second here).
+  const passTimeout = Math.max(60, Math.ceil(n / 500));
+  for (let round = 1; round <= run.options.memoryRounds; round++) {
+    let createSeconds = 0;
+    for (const arm of ["sessions", "control"] as const) {
+      const row = await memoryArm(run, {
+        target: "ours",
+        arm,
+        round,
+        n,
+        passTimeout,
+        createSeconds,
+      });
+      if (row && arm === "sessions") createSeconds = row.createSeconds;
+    }
+    for (const target of ["seed", "express"] as const) {
+      for (const arm of ["sessions", "control"] as const) {
+        await memoryArm(run, { target, arm, round, n, passTimeout, createSeconds: 0 });
+      }
+    }
+  }
+}
+
+/** One server through the memory timeline; the row it adds, or undefined when it failed. */
+async function memoryArm(
+  run: Run,
+  plan: {
+    target: "ours" | "seed" | "express";
+    arm: "sessions" | "control";
+    round: number;
+    n: number;
+    passTimeout: number;
+    /** Ours' control idles as long as the sessions arm took to create its sessions. */
+    createSeconds: number;
+  },
+): Promise<MemoryRow | undefined> {
+  const { target, arm, round, n, passTimeout } = plan;
+  const label = `memory round ${round}: ${target}, ${
+    arm === "sessions" ? `0 -> ${n} sessions` : "control"
+  }`;
+  run.log(label);
   // Memory is read a second after the load stops, when the heap has settled.
   const memoryNow = async (server: Server) => {
     await sleep(1000);
     return await processMemory(server.pid);
   };
-  // A wrk read pass over `cookies`, then the memory. The pass before the sessions exist is the
-  // same as the one after, so both figures are taken in the same state of the heap.
-  const readPass = async (server: Server, cookies: string) => {
-    const reads = await run.wrk(server, "/dashboard", { mode: "get", cookies }, {
-      duration: readDuration,
-    });
-    return { reads, memory: await memoryNow(server) };
-  };
-
-  // Ours: sessions written by the app's SessionStore into the running server's KV file.
-  {
-    run.log(`memory: ours, 0 -> ${n} sessions`);
-    const kvPath = run.path("memory.sqlite3");
-    let server: Server | undefined;
-    try {
+  const kvPath = target === "ours" ? run.path(`memory-${arm}.sqlite3`) : undefined;
+  let server: Server | undefined;
+  try {
+    // 1. A handful of sessions, a warm-up and a timed read pass over them: "before".
+    let warmCookies: string;
+    if (kvPath) {
       const seed = await openOurKv(kvPath, run.passwordHash);
       const warm = await createSessions(seed, 100);
       seed.kv.close();
-      const warmCookies = run.path("memory-ours-warm.txt");
+      warmCookies = run.path(`memory-${arm}-warm.txt`);
       await Deno.writeTextFile(warmCookies, ourCookieLines(warm));
-      server = await run.start(oursSpec(kvPath, ROOT, "ours-memory"));
-      await run.warmUp(server, "/dashboard", warmCookies);
-      const { memory: before } = await readPass(server, warmCookies);
-      const started = performance.now();
+      server = await run.start(oursSpec(kvPath, ROOT, `ours-memory-${arm}`));
+    } else {
+      server = await run.start(peerSpec(target as "seed" | "express"));
+      warmCookies = await run.peerLogins(server, 100, 30);
+    }
+    await run.warmUp(server, "/dashboard", warmCookies);
+    await run.wrk(server, "/dashboard", { mode: "get", cookies: warmCookies });
+    const before = await memoryNow(server);
+
+    // 2. N sessions, or (control) none in the same time or for the same requests.
+    const started = performance.now();
+    let cookies = warmCookies;
+    let createdBy: string;
+    if (arm === "control") {
+      if (kvPath) {
+        createdBy = "none: idle as long as the sessions arm took to create them";
+        await sleep(plan.createSeconds * 1000);
+      } else {
+        createdBy = `none: ${fmtCount(n)} POST /login with a wrong password`;
+        await run.counted(
+          server,
+          "/login",
+          {
+            mode: "login",
+            user: BENCH_USER.username,
+            password: "not-the-password",
+          },
+          n,
+          passTimeout,
+        );
+      }
+    } else if (kvPath) {
+      createdBy = "SessionStore.create from the runner process (group commits)";
       // Many creates share a commit (groupCommitKv): one commit each would take minutes on disk.
       const writer = await openOurKv(kvPath, run.passwordHash, { groupCommit: true });
       const tokens = await createSessions(writer, n, 1000);
       writer.kv.close();
-      const createSeconds = (performance.now() - started) / 1000;
-      const afterCreate = await memoryNow(server);
-      const cookies = run.path("memory-ours.txt");
+      cookies = run.path("memory-ours.txt");
       await Deno.writeTextFile(cookies, ourCookieLines(tokens));
-      const { reads, memory: after } = await readPass(server, cookies);
-      const row: MemoryRow = {
-        target: "ours",
-        sessions: n,
-        createdBy: "SessionStore.create from the runner process (group commits)",
-        createSeconds,
-        rssBeforeKiB: before.rssKiB,
-        rssAfterCreateKiB: afterCreate.rssKiB,
-        rssAfterReadsKiB: after.rssKiB,
-        peakKiB: after.hwmKiB,
-        anonKiB: [before.anonKiB, after.anonKiB],
-        fileKiB: [before.fileKiB, after.fileKiB],
-        kvFileBytes: await kvFileSize(kvPath),
-        kvLocation: "disk",
-        reads,
-      };
-      run.results.memory.push(row);
-      logMemory(run, row);
-    } catch (error) {
-      run.results.problems.push(`memory, ours: ${String(error)}`);
-      run.log(`  FAILED: ${String(error)}`);
-    } finally {
-      await server?.stop();
-      await removeKvFile(kvPath);
+    } else {
+      createdBy = "POST /login through wrk";
+      cookies = await run.peerLogins(server, n, passTimeout);
     }
-  }
+    const createSeconds = (performance.now() - started) / 1000;
+    const afterCreate = await memoryNow(server);
 
-  // Peers: N sign-ins through their own POST /login.
-  for (const kind of ["seed", "express"] as const) {
-    run.log(`memory: ${kind}, 0 -> ${n} sessions`);
-    let server: Server | undefined;
-    try {
-      server = await run.start(peerSpec(kind));
-      const warmCookies = await run.peerLogins(server, 100, 30);
-      await run.warmUp(server, "/dashboard", warmCookies);
-      const { memory: before } = await readPass(server, warmCookies);
-      const started = performance.now();
-      const cookies = await run.peerLogins(server, n, 300);
-      const createSeconds = (performance.now() - started) / 1000;
-      const afterCreate = await memoryNow(server);
-      const { reads, memory: after } = await readPass(server, cookies);
-      const row: MemoryRow = {
-        target: kind,
-        sessions: n,
-        createdBy: "POST /login through wrk",
-        createSeconds,
-        rssBeforeKiB: before.rssKiB,
-        rssAfterCreateKiB: afterCreate.rssKiB,
-        rssAfterReadsKiB: after.rssKiB,
-        peakKiB: after.hwmKiB,
-        anonKiB: [before.anonKiB, after.anonKiB],
-        fileKiB: [before.fileKiB, after.fileKiB],
-        reads,
-      };
-      run.results.memory.push(row);
-      logMemory(run, row);
-    } catch (error) {
-      run.results.problems.push(`memory, ${kind}: ${String(error)}`);
-      run.log(`  FAILED: ${String(error)}`);
-    } finally {
-      await server?.stop();
-    }
+    // 3. N reads: every session once (control: its handful, round robin).
+    const reads = await run.counted(server, "/dashboard", { mode: "get", cookies }, n, passTimeout);
+    const after = await memoryNow(server);
+    const row: MemoryRow = {
+      target,
+      arm,
+      round,
+      sessions: arm === "sessions" ? n : 0,
+      createdBy,
+      createSeconds,
+      rssBeforeKiB: before.rssKiB,
+      rssAfterCreateKiB: afterCreate.rssKiB,
+      rssAfterReadsKiB: after.rssKiB,
+      peakKiB: after.hwmKiB,
+      anonKiB: [before.anonKiB, after.anonKiB],
+      fileKiB: [before.fileKiB, after.fileKiB],
+      kvFileBytes: kvPath ? await kvFileSize(kvPath) : undefined,
+      kvLocation: kvPath ? "disk" : undefined,
+      reads,
+    };
+    run.results.memory.push(row);
+    logMemory(run, row);
+    return row;
+  } catch (error) {
+    run.results.problems.push(`${label}: ${String(error)}`);
+    run.log(`  FAILED: ${String(error)}`);
+    return undefined;
+  } finally {
+    await server?.stop();
+    if (kvPath) await removeKvFile(kvPath);
   }
+}
+
+function fmtCount(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 function logMemory(run: Run, row: MemoryRow): void {
@@ -1031,6 +1114,7 @@ async function main(): Promise<void> {
       warmup: options.warmup,
       sessions: options.sessions,
       memorySessions: options.memorySessions,
+      memoryRounds: options.memoryRounds,
       oursLoginConnections: OURS_LOGIN_CONNECTIONS,
       microRounds: options.microRounds,
     },
