@@ -89,20 +89,25 @@ export interface MemoryRow {
 }
 
 /**
- * What N sessions add to a server's RSS: in each round, its RSS after the reads minus its
- * control's at the same point of the same timeline; the median over rounds, in KiB (NaN when no
- * round has both).
+ * What N sessions add to a server's RSS, round by round: its RSS after the reads minus its
+ * control's at the same point of the same timeline, in KiB, in round order. Rounds without both
+ * arms are left out.
  */
-export function sessionsRssKiB(rows: readonly MemoryRow[], target: string): number {
-  const differences: number[] = [];
+export function sessionsRssKiB(
+  rows: readonly MemoryRow[],
+  target: string,
+): { round: number; kib: number }[] {
+  const differences: { round: number; kib: number }[] = [];
   for (const row of rows) {
     if (row.target !== target || row.arm !== "sessions") continue;
     const control = rows.find((c) =>
       c.target === target && c.arm === "control" && c.round === row.round
     );
-    if (control) differences.push(row.rssAfterReadsKiB - control.rssAfterReadsKiB);
+    if (control) {
+      differences.push({ round: row.round, kib: row.rssAfterReadsKiB - control.rssAfterReadsKiB });
+    }
   }
-  return median(differences);
+  return differences.sort((a, b) => a.round - b.round);
 }
 
 /** A `deno bench` group, summarised over the micro rounds. */
@@ -294,17 +299,21 @@ export function verdicts(results: Results): Verdict[] {
     (v) => v >= 0.5,
     `${fmt.ratio(hashing)}x`,
   );
-  const ours = results.memory.find((m) => m.target === "ours" && m.arm === "sessions");
-  const oursControl = results.memory.find((m) => m.target === "ours" && m.arm === "control");
-  const sessionsMiB = sessionsRssKiB(results.memory, "ours") / 1024;
-  // The plain before/after growth of the first round, shown beside the judged figure.
+  // Judged on the largest round, the cautious reading of a noisy figure against a ceiling.
+  const oursRounds = sessionsRssKiB(results.memory, "ours");
+  const sessionsMiB = oursRounds.length ? Math.max(...oursRounds.map((r) => r.kib)) / 1024 : NaN;
+  const firstRound = oursRounds[0]?.round;
+  const roundRow = (arm: MemoryRow["arm"]) =>
+    results.memory.find((m) => m.target === "ours" && m.arm === arm && m.round === firstRound);
+  const ours = roundRow("sessions");
+  // The plain before/after growth of the first paired round, shown beside the judged figure.
   const growth = (row: MemoryRow | undefined) =>
     row ? `${((row.rssAfterReadsKiB - row.rssBeforeKiB) / 1024).toFixed(1)} MiB` : "n/a";
-  const detail = `over the control server (same timeline, no sessions created; median of ${
-    new Set(results.memory.map((m) => m.round)).size
-  } round(s)); round 1's plain growth before -> after: ${growth(ours)}, the control's ${
-    growth(oursControl)
-  }; KV file ${fmt.mb(ours?.kvFileBytes ?? NaN)} MB`;
+  const each = oursRounds.map((r) => (r.kib / 1024).toFixed(1)).join(", ");
+  const detail = `over the control server (same timeline, no sessions created): the largest of ` +
+    `${oursRounds.length} round(s), each ${each} MiB; round ${firstRound}'s plain growth ` +
+    `before -> after: ${growth(ours)}, the control's ${growth(roundRow("control"))}; ` +
+    `KV file ${fmt.mb(ours?.kvFileBytes ?? NaN)} MB`;
   if (ours && ours.sessions < 100_000) {
     // A smaller run is shown but not judged: the target names 100,000.
     list.push({
@@ -640,10 +649,12 @@ export function renderMarkdown(results: Results): string {
     out.push("");
     const targets = [...new Set(results.memory.map((m) => m.target))];
     out.push(
-      targets.map((t) =>
-        `${TARGET_LABELS[t] ?? t}: **${fmt.mib(sessionsRssKiB(results.memory, t))} MiB**`
-      )
-        .join("; ") + " for the sessions (median over rounds of sessions arm minus control).",
+      "What the sessions hold, round by round (sessions arm minus control): " +
+        targets.map((t) =>
+          `${TARGET_LABELS[t] ?? t} **${
+            sessionsRssKiB(results.memory, t).map((r) => fmt.mib(r.kib)).join(", ") || "–"
+          } MiB**`
+        ).join("; ") + ".",
     );
     out.push("");
     out.push(table(
