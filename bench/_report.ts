@@ -88,6 +88,23 @@ export interface MemoryRow {
   reads: WrkResult;
 }
 
+/** A run's results before any section has run: `head` and empty sections. */
+export function emptyResults(
+  head: Pick<Results, "date" | "elapsedSeconds" | "flags" | "environment" | "parameters">,
+): Results {
+  return {
+    ...head,
+    throughput: [],
+    hashing: [],
+    parallel: [],
+    memory: [],
+    kvCost: [],
+    micro: [],
+    parseAb: [],
+    problems: [],
+  };
+}
+
 /**
  * What N sessions add to a server's RSS, round by round: its RSS after the reads minus its
  * control's at the same point of the same timeline, in KiB, in round order. Rounds without both

@@ -47,6 +47,7 @@ import {
   type WrkResult,
 } from "./_lib.ts";
 import {
+  emptyResults,
   type HashingRound,
   type MemoryRow,
   type MicroGroup,
@@ -841,7 +842,7 @@ async function memoryArm(
         createdBy = "none: idle as long as the sessions arm took to create them";
         await sleep(plan.createSeconds * 1000);
       } else {
-        createdBy = `none: ${fmtCount(n)} POST /login with a wrong password`;
+        createdBy = `none: ${n.toLocaleString("en-US")} POST /login with a wrong password`;
         await run.counted(
           server,
           "/login",
@@ -908,10 +909,6 @@ async function memoryArm(
     await server?.stop();
     if (kvPath) await removeKvFile(kvPath);
   }
-}
-
-function fmtCount(n: number): string {
-  return n.toLocaleString("en-US");
 }
 
 function logMemory(run: Run, row: MemoryRow): void {
@@ -1121,7 +1118,7 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replaceAll(":", "-").replace(/\.\d+Z$/, "Z");
   const dir = `${OUTPUT_DIR}/run-${stamp}`;
   await Deno.mkdir(dir, { recursive: true });
-  const results: Results = {
+  const results = emptyResults({
     date: new Date().toISOString(),
     elapsedSeconds: 0,
     flags: options.flags,
@@ -1138,15 +1135,7 @@ async function main(): Promise<void> {
       oursLoginConnections: OURS_LOGIN_CONNECTIONS,
       microRounds: options.microRounds,
     },
-    throughput: [],
-    hashing: [],
-    parallel: [],
-    memory: [],
-    kvCost: [],
-    micro: [],
-    parseAb: [],
-    problems: [],
-  };
+  });
   const run = new Run(options, dir, results);
   run.log(`output in ${dir}`);
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { type MemoryRow, type Results, sessionsRssKiB, verdicts } from "../bench/_report.ts";
+import { emptyResults, type MemoryRow, sessionsRssKiB, verdicts } from "../bench/_report.ts";
 import type { WrkResult } from "../bench/_lib.ts";
 
 const READS: WrkResult = {
@@ -83,21 +83,13 @@ Deno.test("sessionsRssKiB() ignores other servers and rounds without a control",
 });
 
 Deno.test("the memory target is judged on the largest round, not the median", () => {
-  const results: Results = {
+  const results = emptyResults({
     date: "",
     elapsedSeconds: 0,
     flags: [],
     environment: {},
     parameters: {},
-    throughput: [],
-    hashing: [],
-    parallel: [],
-    memory: [],
-    kvCost: [],
-    micro: [],
-    parseAb: [],
-    problems: [],
-  };
+  });
   const memoryVerdict = (differencesKiB: number[]) => {
     results.memory = differencesKiB.flatMap((kib, i) => [
       row("ours", "sessions", i + 1, 0, 140_000 + kib),
