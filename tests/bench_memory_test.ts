@@ -7,18 +7,10 @@
  * @module
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { emptyResults, type MemoryRow, sessionsRssKiB, verdicts } from "../bench/_report.ts";
-import type { WrkResult } from "../bench/_lib.ts";
+import { type MemoryRow, sessionsRssKiB, verdicts } from "../bench/_report.ts";
+import { blankResults, wrkRun } from "./_bench_results.ts";
 
-const READS: WrkResult = {
-  requests: 100,
-  duration_us: 1e6,
-  bytes: 0,
-  errors: { connect: 0, read: 0, write: 0, status: 0, timeout: 0 },
-  latency_us: { mean: 0, p50: 0, p90: 0, p99: 0, max: 0 },
-  rps: 100,
-  command: "wrk",
-};
+const READS = wrkRun(100);
 
 function row(
   target: string,
@@ -83,13 +75,7 @@ Deno.test("sessionsRssKiB() ignores other servers and rounds without a control",
 });
 
 Deno.test("the memory target is judged on the largest round, not the median", () => {
-  const results = emptyResults({
-    date: "",
-    elapsedSeconds: 0,
-    flags: [],
-    environment: {},
-    parameters: {},
-  });
+  const results = blankResults();
   const memoryVerdict = (differencesKiB: number[]) => {
     results.memory = differencesKiB.flatMap((kib, i) => [
       row("ours", "sessions", i + 1, 0, 140_000 + kib),
