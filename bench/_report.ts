@@ -253,10 +253,11 @@ export function roundRatio(
 
 /**
  * Median over rounds of the time per request (1e6 / rps, in us) of `target/route` minus that of
- * `refTarget/refRoute` in the same round (NaN when either is missing; a round where `target`
- * answered nothing is left out). Paired by round like {@linkcode roundRatio}, so the two agree:
- * a difference of medians taken separately can pick its two figures from different rounds, and
- * once showed a step at 0.83x the floor as 6 us faster.
+ * `refTarget/refRoute` in the same round (NaN when either is missing). Each difference comes from
+ * one round, as each ratio of {@linkcode roundRatio} does: a difference of medians taken
+ * separately can pick its two figures from different rounds, and once showed a step at 0.83x the
+ * floor as 6 us faster. A round where `target` answered nothing has no time per request and is
+ * left out here, while `roundRatio` counts it as 0.
  */
 export function roundExtraUs(
   results: Results,
