@@ -116,15 +116,19 @@ export function sessionsRssKiB(
 ): { round: number; kib: number }[] {
   const differences: { round: number; kib: number }[] = [];
   for (const row of rows) {
-    if (row.target !== target || row.arm !== "sessions") continue;
-    const control = rows.find((c) =>
-      c.target === target && c.arm === "control" && c.round === row.round
-    );
+    if (row.target !== target) continue;
+    const control = controlOf(rows, row);
     if (control) {
       differences.push({ round: row.round, kib: row.rssAfterReadsKiB - control.rssAfterReadsKiB });
     }
   }
   return differences.sort((a, b) => a.round - b.round);
+}
+
+/** The control run paired with a sessions-arm row: same server, same round. */
+function controlOf(rows: readonly MemoryRow[], row: MemoryRow): MemoryRow | undefined {
+  if (row.arm !== "sessions") return undefined;
+  return rows.find((c) => c.target === row.target && c.arm === "control" && c.round === row.round);
 }
 
 /** A `deno bench` group, summarised over the micro rounds. */
@@ -730,11 +734,7 @@ export function renderMarkdown(results: Results): string {
         "reads req/s",
       ],
       results.memory.map((m) => {
-        const control = m.arm === "sessions"
-          ? results.memory.find((c) =>
-            c.target === m.target && c.arm === "control" && c.round === m.round
-          )
-          : undefined;
+        const control = controlOf(results.memory, m);
         return [
           TARGET_LABELS[m.target] ?? m.target,
           String(m.round),
