@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { createPasswordHasher, validatePassword } from "../src/passwords.ts";
-import { SessionStore } from "../src/sessions.ts";
+import { SessionStore, StaleCredentialsError } from "../src/sessions.ts";
 import {
   InvalidUserInputError,
   parseDisplayName,
@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   const kv = await openKv(config);
   try {
     const users = new UserStore(kv);
-    const hasher = createPasswordHasher();
+    await using hasher = createPasswordHasher(); // its Worker ends here, not after idling
     const passwordHash = await hasher.hash(password);
     const existing = await users.findByUsername(username);
     if (existing === null) {
@@ -105,19 +105,30 @@ async function main(): Promise<number> {
       console.log(`Created user "${user.username}".`);
       return 0;
     }
-    await users.update(existing.id, {
-      passwordHash,
-      ...(values.name === undefined ? {} : { displayName: values.name }),
-    });
     const sessions = new SessionStore({
       kv,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
       absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     });
-    // A new password must end the sessions made with the old one.
-    const { ended } = await sessions.bumpCredentialVersion(existing.id);
-    console.log(`Updated user "${existing.username}"; ${ended} session(s) signed out.`);
-    return 0;
+    // As a password change in the app: the new hash and the credential version bump (which
+    // ends the sessions made with the old password) are one commit, checked against the record
+    // read here. A concurrent change of the user only makes it read again: the operator's
+    // password is meant to win, and there is no old password to verify.
+    for (let attempt = 1;; attempt++) {
+      const entry = await users.getEntry(existing.id);
+      if (entry.value === null) throw new Error(`User "${existing.username}" disappeared`);
+      const checked = entry as Deno.KvEntry<typeof entry.value>;
+      try {
+        const { ended } = await sessions.bumpCredentialVersion(existing.id, undefined, {
+          include: (operation) =>
+            users.setPasswordHash(operation, checked, passwordHash, values.name),
+        });
+        console.log(`Updated user "${existing.username}"; ${ended} session(s) signed out.`);
+        return 0;
+      } catch (error) {
+        if (!(error instanceof StaleCredentialsError) || attempt >= 5) throw error;
+      }
+    }
   } finally {
     kv.close();
   }

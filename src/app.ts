@@ -2,8 +2,8 @@
  * Builds the Hono application from its dependencies: middleware order, routes, error pages.
  *
  * Order matters and reads top to bottom: request id and access log wrap everything; security
- * headers go on every response; static files and the health check need no session; then body
- * size, the same-origin rule and the session lookup run before any route.
+ * headers go on every response; static files and the health check need no session; then the
+ * body deadline and size, the same-origin rule and the session lookup run before any route.
  *
  * @module
  */
@@ -11,14 +11,20 @@ import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app_env.ts";
 import type { Config } from "./config.ts";
 import { KvBusyError } from "./kv_commit.ts";
 import { metaKey } from "./kv_keys.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { ThrottleLimits } from "./login_throttle.ts";
-import { accessLog } from "./middleware/access_log.ts";
+import { accessLog, loggablePath } from "./middleware/access_log.ts";
+import {
+  BODY_TIMEOUT_MESSAGE,
+  bodyDeadline,
+  BodyTimeoutError,
+  DEFAULT_BODY_TIMEOUT_MS,
+} from "./middleware/body_deadline.ts";
+import { requestId } from "./middleware/request_id.ts";
 import { sameOrigin } from "./middleware/same_origin.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { loadSession } from "./middleware/session.ts";
@@ -30,7 +36,7 @@ import { pageRoutes } from "./routes/pages.ts";
 import { shopRoutes } from "./routes/shop.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { createServices, type Services } from "./services.ts";
-import { SessionConflictError } from "./sessions.ts";
+import { SessionConflictError, SessionTooLargeError } from "./sessions.ts";
 import type { StaticFiles } from "./static_files.ts";
 import { errorPage } from "./views/error.ts";
 
@@ -50,6 +56,11 @@ export interface AppDeps {
   throttleLimits?: ThrottleLimits;
   /** Where log lines go; defaults to JSON on the console. */
   logger?: Logger;
+  /**
+   * Milliseconds a request body may take to arrive in full before the request is answered 408
+   * (default 10 s); tests shorten it.
+   */
+  bodyTimeoutMs?: number;
 }
 
 /** Largest request body accepted: forms and JSON here are tiny. */
@@ -87,6 +98,8 @@ export function createApp(deps: AppDeps): BuiltApp {
     }
   });
 
+  // A slow body (half sent, then nothing) must not hold the connection without end.
+  const bodyTimer = bodyDeadline({ timeoutMs: deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS });
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => renderError(c, 413, "The request body is too large."),
@@ -103,6 +116,9 @@ export function createApp(deps: AppDeps): BuiltApp {
       });
     } catch (error) {
       if (handedOn || error instanceof HTTPException) throw error;
+      if (error instanceof BodyTimeoutError) {
+        throw new HTTPException(408, { message: BODY_TIMEOUT_MESSAGE });
+      }
       throw new HTTPException(400, { message: "The request body could not be read." });
     }
   };
@@ -111,10 +127,11 @@ export function createApp(deps: AppDeps): BuiltApp {
     // stream costs every page request). Pass-through middleware here return next()'s promise
     // instead of being async: an async frame a request, per middleware, adds up.
     if (c.req.method === "GET" || c.req.method === "HEAD") return next();
-    return readLimitedBody(c, next);
+    return bodyTimer(c, () => readLimitedBody(c, next) as Promise<void>);
   });
   app.use(sameOrigin({
     onRejected: (c) => renderError(c, 403, "This request came from another site and was refused."),
+    publicOrigin: config.publicOrigin,
   }));
   app.use(loadSession(sessions, cookie));
 
@@ -129,6 +146,10 @@ export function createApp(deps: AppDeps): BuiltApp {
     if (error instanceof HTTPException && error.status < 500) {
       return renderError(c, error.status, error.message || "The request could not be handled.");
     }
+    // The session cannot grow past one KV value: refuse the change, keep the session usable.
+    if (error instanceof SessionTooLargeError) {
+      return renderError(c, 413, "Your session cannot hold more data; nothing was changed.");
+    }
     if (
       error instanceof HashBusyError || error instanceof KvBusyError ||
       error instanceof SessionConflictError
@@ -140,7 +161,7 @@ export function createApp(deps: AppDeps): BuiltApp {
     logger.error("unhandled error", {
       requestId: c.get("requestId"),
       method: c.req.method,
-      path: c.req.path,
+      path: loggablePath(c.req.path),
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       stack: error instanceof Error ? error.stack : undefined,
     });
@@ -155,6 +176,7 @@ const TITLES: Record<number, string> = {
   401: "Not signed in",
   403: "Forbidden",
   404: "Not found",
+  408: "Request timeout",
   409: "Conflict",
   413: "Request too large",
   429: "Too many requests",

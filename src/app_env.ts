@@ -43,7 +43,7 @@ export type AppEnv = {
     remoteAddr?: { hostname?: string };
   };
   Variables: {
-    /** From `hono/request-id`. */
+    /** Our own id for the request (`middleware/request_id.ts`), never a client's. */
     requestId: string;
     /** The live session, or null when signed out. */
     session: AppSession | null;

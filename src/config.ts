@@ -24,8 +24,18 @@ export interface Config {
   idleTimeoutSeconds: number;
   /** Seconds after sign-in after which a session ends regardless (`SESSION_ABSOLUTE_TIMEOUT`). */
   absoluteTimeoutSeconds: number;
-  /** Mark cookies `Secure` and use the `__Host-` prefix (`COOKIE_SECURE`). */
+  /**
+   * Mark cookies `Secure` and use the `__Host-` prefix (`COOKIE_SECURE`; by default on in
+   * production and off in dev, or on exactly when `PUBLIC_ORIGIN` is `https:` when that is set).
+   */
   cookieSecure: boolean;
+  /**
+   * The origin browsers reach the site at (`PUBLIC_ORIGIN`, e.g. `https://shop.example.com`),
+   * serialised as browsers send it in `Origin`. When set, the same-origin check compares
+   * `Origin` with it instead of with the `Host` the request carries; required in production
+   * when `TRUST_PROXY_HEADER` is set (behind a proxy).
+   */
+  publicOrigin: string | undefined;
   /**
    * Request header that carries the client address set by a trusted reverse proxy
    * (`TRUST_PROXY_HEADER`, e.g. `X-Forwarded-For`); unset means the socket address is used.
@@ -87,11 +97,21 @@ export function loadConfig(env: Record<string, string | undefined>, mode: RunMod
     );
   }
   const absoluteTimeoutSeconds = wholeSeconds(env, "SESSION_ABSOLUTE_TIMEOUT", 604_800);
+  const publicOrigin = origin(env, "PUBLIC_ORIGIN");
   const trustProxyHeader = nonEmpty(env.TRUST_PROXY_HEADER);
   if (trustProxyHeader !== undefined && !/^[A-Za-z0-9-]+$/.test(trustProxyHeader)) {
     throw new ConfigError(
       "TRUST_PROXY_HEADER",
       `${JSON.stringify(trustProxyHeader)} is not a header name`,
+    );
+  }
+  // Behind a proxy the Host header is whatever the proxy forwards (often its upstream address),
+  // so the same-origin check needs the public origin spelled out.
+  if (mode === "production" && trustProxyHeader !== undefined && publicOrigin === undefined) {
+    throw new ConfigError(
+      "PUBLIC_ORIGIN",
+      "is required in production when TRUST_PROXY_HEADER is set (the origin browsers use, " +
+        "e.g. https://shop.example.com)",
     );
   }
   return {
@@ -101,11 +121,18 @@ export function loadConfig(env: Record<string, string | undefined>, mode: RunMod
       { min: 0, max: 65_535, fallback: 8000 },
       "a port number from 0 to 65535",
     ),
-    hostname: nonEmpty(env.HOSTNAME) ?? "0.0.0.0",
+    hostname: hostname(env),
     kvPath: nonEmpty(env.KV_PATH) ?? (onDeploy ? undefined : DEFAULT_KV_PATH),
     idleTimeoutSeconds,
     absoluteTimeoutSeconds,
-    cookieSecure: boolean(env, "COOKIE_SECURE", mode === "production"),
+    cookieSecure: boolean(
+      env,
+      "COOKIE_SECURE",
+      // A site browsers reach over https wants Secure cookies whatever the mode; one reached
+      // over http cannot keep them (browsers refuse Secure cookies from http pages).
+      publicOrigin === undefined ? mode === "production" : publicOrigin.startsWith("https:"),
+    ),
+    publicOrigin,
     trustProxyHeader,
     hashConcurrency: wholeNumber(
       env,
@@ -115,6 +142,54 @@ export function loadConfig(env: Record<string, string | undefined>, mode: RunMod
     ),
     onDeploy,
   };
+}
+
+/**
+ * `HOSTNAME`, or `0.0.0.0`: a host name or an IP address (IPv6 without brackets, `%zone` allowed).
+ * Anything else is refused here rather than by the listener, and `deno task start` puts it on a
+ * command line, where a space would split it.
+ */
+function hostname(env: Record<string, string | undefined>): string {
+  const value = nonEmpty(env.HOSTNAME);
+  if (value === undefined) return "0.0.0.0";
+  if (!/^[A-Za-z0-9._:%-]+$/.test(value)) {
+    throw new ConfigError(
+      "HOSTNAME",
+      `${JSON.stringify(env.HOSTNAME)} is not a host name or IP address`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The origin in `variable` (`http:` or `https:`, a host, an optional port; an optional final
+ * `/` and nothing else), serialised as browsers send `Origin`: lower-case host, punycode, no
+ * default port. Undefined when unset.
+ */
+function origin(env: Record<string, string | undefined>, variable: string): string | undefined {
+  const value = nonEmpty(env[variable]);
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined || (url.protocol !== "https:" && url.protocol !== "http:") ||
+    url.username !== "" || url.password !== "" || url.pathname !== "/" ||
+    // The parser drops an empty "?" or "#", so look at the text too.
+    url.search !== "" || url.hash !== "" || /[?#]/.test(value) ||
+    // Only "scheme://host[:port][/]": URL would accept "https:shop.example" or backslashes.
+    !/^https?:\/\/[^/\\]+\/?$/i.test(value)
+  ) {
+    throw new ConfigError(
+      variable,
+      `${JSON.stringify(env[variable])} is not an origin such as https://shop.example.com ` +
+        "(http or https, a host and an optional port, no path, query or fragment)",
+    );
+  }
+  return url.origin;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -17,7 +17,10 @@ export interface CookieOptions {
   maxAge?: number;
   /** Absolute expiry, written as an IMF-fixdate. */
   expires?: Date;
-  /** Host (and its subdomains) the cookie is sent to; omit for a host-only cookie. */
+  /**
+   * Host (and its subdomains) the cookie is sent to; omit for a host-only cookie. A host name:
+   * letters, digits and hyphens in dot-separated labels, an IDN in punycode (`xn--...`).
+   */
   domain?: string;
   /** Path prefix the cookie is sent for. */
   path?: string;
@@ -192,8 +195,9 @@ function decodeEscapes(value: string): string {
  * Builds one `Set-Cookie` header value. The value is percent-encoded, so any well-formed string
  * round-trips through {@linkcode parseCookies}.
  *
- * Throws `SyntaxError` for a name that is not an RFC 9110 token or a `Path`/`Domain` holding `;`,
- * control or non-ASCII characters; `RangeError` for a bad `Max-Age`, an invalid `Expires`, an
+ * Throws `SyntaxError` for a name that is not an RFC 9110 token, a `Path`/`Domain` holding `;`,
+ * control or non-ASCII characters, or a `Domain` that is not a host name (RFC 1123 labels; an
+ * IDN must be given in punycode); `RangeError` for a bad `Max-Age`, an invalid `Expires`, an
  * unknown `SameSite`, or an oversized cookie; `TypeError` for options that contradict each other
  * or a cookie prefix (`SameSite=None`/`Partitioned` without `Secure`, `__Secure-` and `__Host-`
  * rules from RFC 6265bis 4.1.3). The options object is never modified.
@@ -255,6 +259,12 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
     checkAttributeValue(label, "Domain", domain);
     // RFC 6265bis 5.6.3: user agents ignore an empty Domain; that is never what a caller meant.
     if (domain === "") throw new SyntaxError(`${label()}: Domain is empty`);
+    const problem = hostNameProblem(domain);
+    if (problem !== undefined) {
+      throw new SyntaxError(
+        `${label()}: Domain ${JSON.stringify(domain)} is not a host name: ${problem}`,
+      );
+    }
     parts.push(`Domain=${domain}`);
   }
   if (path !== undefined) {
@@ -312,6 +322,49 @@ function checkAttributeValue(label: () => string, attribute: string, value: stri
       `${label()}: ${attribute} is longer than ${MAX_ATTRIBUTE_VALUE_BYTES} bytes`,
     );
   }
+}
+
+// RFC 1123 2.1 (after RFC 1034 3.5): letters, digits and hyphens, not starting or ending with a
+// hyphen; 63 characters at most.
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+// WHATWG URL "ends in a number": a host whose last label is decimal or 0x-hex is parsed as IPv4.
+const NUMERIC_LABEL = /^(?:[0-9]+|0[xX][0-9A-Fa-f]*)$/;
+
+/**
+ * Why `domain` is not a host name a `Domain` attribute can name (RFC 6265bis 4.1.2.3 defines
+ * the value as a host name), or undefined when it is one. `domain` already passed
+ * `checkAttributeValue`, so it is non-empty printable ASCII.
+ *
+ * A leading dot is allowed (RFC 6265bis 5.6.3: user agents drop it) and letters may be of any
+ * case (host names compare case-insensitively). Refused: any character but letters, digits,
+ * hyphens and dots (so `_`, spaces, `@`, `/`, `:` and so IPv6 literals); an empty label (so a
+ * trailing dot, which makes a name browsers match differently); a label starting or ending with
+ * a hyphen or over 63 characters; a name over 253 characters; and a name whose last label is a
+ * number, which browsers read as an IPv4 address (a cookie for an address needs no Domain).
+ * Internationalised names are given as their punycode A-labels (`xn--...`); non-ASCII never
+ * gets here.
+ */
+function hostNameProblem(domain: string): string | undefined {
+  const name = domain.startsWith(".") ? domain.slice(1) : domain;
+  if (/[^A-Za-z0-9.-]/.test(name)) {
+    return "only letters, digits, hyphens and dots are allowed";
+  }
+  // RFC 1034 3.1: 255 octets on the wire are 253 characters of dotted text.
+  if (name.length > 253) return "it is longer than 253 characters";
+  const labels = name.split(".");
+  for (const label of labels) {
+    if (label === "") return "it has an empty label";
+    if (label.length > 63) {
+      return `label ${JSON.stringify(label)} is longer than 63 characters`;
+    }
+    if (!HOST_LABEL.test(label)) {
+      return `label ${JSON.stringify(label)} starts or ends with a hyphen`;
+    }
+  }
+  if (NUMERIC_LABEL.test(labels[labels.length - 1]!)) {
+    return "it ends in a number, so browsers read it as an IP address";
+  }
+  return undefined;
 }
 
 /** Returns the cookie name a `Set-Cookie` header value sets. */

@@ -11,6 +11,7 @@
  * | `["login_failures", "account", user, addr]`  | failed-login counter                   |
  * | `["login_failures", "address", addr]`        | failed-login counter                   |
  * | `["login_failures", "account_total", user]`  | failed-login counter, all addresses    |
+ * | `["login_failures", "address_hashes", addr]` | requests that may hash, per address    |
  * | `["products", productId]`                    | catalogue product                      |
  * | `["meta", name]`                             | one-off markers (catalogue seeded)     |
  *
@@ -60,6 +61,14 @@ export function addressFailuresKey(address: string): Deno.KvKey {
 /** Failed logins for one account from every address together. */
 export function accountTotalFailuresKey(normalizedUsername: string): Deno.KvKey {
   return ["login_failures", "account_total", normalizedUsername];
+}
+
+/**
+ * Requests that may run a password hash (sign-ins, sign-ups, password changes) from one client
+ * address, whatever their outcome.
+ */
+export function addressHashRequestsKey(address: string): Deno.KvKey {
+  return ["login_failures", "address_hashes", address];
 }
 
 /** Prefix listing the catalogue. */

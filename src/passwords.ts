@@ -5,13 +5,23 @@
  *
  * - scrypt is memory-hard and ships with `node:crypto`; N=2^17, r=8, p=1 is OWASP's first listed
  *   scrypt setting. Each hash holds 128 MiB and takes about half a second of one core.
- * - The asynchronous `scrypt` runs on a worker thread, so other requests keep being served while a
- *   hash is computed; `scryptSync` would block the event loop for that half second.
+ * - Each hash runs `scryptSync` on a long-lived Worker ({@link ./password_worker_pool.ts}), so
+ *   other requests keep being served meanwhile; on the main thread it would block them all for
+ *   that half second. It is a Worker rather than the async `scrypt` of `node:crypto` because that
+ *   callback was seen to arrive only when an unrelated timer fired, a minute late (issue 17): a
+ *   Worker's reply is a message, every hash has a deadline after which its Worker is stopped and
+ *   the hash fails, and a crashed Worker fails its hash and is replaced, so no slot is ever held
+ *   for good. Workers stop after `workerIdleMs` without work, or at once on `close()`, so a process
+ *   that is done exits. Where there is no `Worker` (Deno Deploy) or it cannot start (no read
+ *   permission for `src/password_worker.ts`), hashing falls back to the async `scrypt` on this
+ *   thread, with one warning.
  * - Because every hash pins 128 MiB, at most `maxConcurrent` run at once; further callers wait in
  *   a short queue and beyond it are refused with {@linkcode HashBusyError} (HTTP 503 with
  *   `Retry-After`) instead of piling up until the process is killed.
  * - The parameters travel with each hash, so they can be raised later and old hashes upgraded at
- *   the user's next successful login (`verify()` reports `needsRehash`).
+ *   the user's next successful login (`verify()` reports `needsRehash`). Until then a wrong
+ *   password against an older, cheaper hash also does a dummy derivation at the current
+ *   parameters, so it is never answered faster than an unknown user (ASVS 5.0 6.3.8).
  *
  * Stored format, one line of ASCII with `$` as the only separator (base64 has no `$`):
  *
@@ -26,6 +36,11 @@
  */
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
+import {
+  type ScryptRequest,
+  ScryptWorkerPool,
+  startPasswordWorker,
+} from "./password_worker_pool.ts";
 
 /**
  * scrypt cost settings, named as in RFC 7914 and `node:crypto`: `N` (CPU/memory cost, a power of
@@ -128,6 +143,23 @@ export interface PasswordHasherOptions {
    * would wait longer is refused with {@linkcode HashBusyError} instead.
    */
   maxWaitMs?: number;
+  /**
+   * How long a hashing Worker is kept without work, in ms; default 1000. Starting one takes tens
+   * of milliseconds, but an idle one keeps the process alive: this is also how long a process
+   * that has finished (or a `deno serve` shutting down) may wait for it. `close()` ends them now.
+   */
+  workerIdleMs?: number;
+  /**
+   * Longest one derivation may take, in ms, before its Worker is stopped and the hash fails with
+   * an `Error`; default 30000, far above the half second a production hash takes.
+   */
+  hashTimeoutMs?: number;
+  /**
+   * Starts one hashing Worker; default: `src/password_worker.ts` as a module Worker. For tests.
+   * If it throws, as `new Worker` does where there are no Workers, hashing falls back to the
+   * async `scrypt` on this thread.
+   */
+  createWorker?: () => Worker;
 }
 
 /** Hashes and checks passwords under a concurrency limit; see {@linkcode createPasswordHasher}. */
@@ -152,7 +184,12 @@ export interface PasswordHasher {
    * find such records. A password longer than {@linkcode MAX_PASSWORD_LENGTH} or with an unpaired
    * surrogate could never have been hashed, so it returns `ok: false` without hashing.
    *
-   * @throws {HashBusyError} when no hashing slot is free in time
+   * Against a stored hash made with cheaper parameters than the hasher's, the dummy work of
+   * `verifyDummy()` runs too, in a slot of its own, and a wrong password waits for it: it is
+   * never answered faster than an unknown user.
+   *
+   * @throws {HashBusyError} when no hashing slot is free in time (for a wrong password, also
+   * when the dummy work gets none)
    */
   verify(password: string, stored: string): Promise<VerifyResult>;
   /**
@@ -166,6 +203,18 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<false>;
   /** Hashes running and callers waiting right now, for metrics and tests. */
   stats(): { active: number; queued: number };
+  /**
+   * Stops the hashing Workers now rather than after their idle time, so a process that is done
+   * exits at once; hashes still running fail and later ones are refused. Optional, so that a
+   * wrapper need not have it; {@linkcode createPasswordHasher}'s hashers do.
+   */
+  close?(): Promise<void>;
+}
+
+/** A {@linkcode PasswordHasher} that owns its Workers: close it, or `await using` it. */
+export interface ClosablePasswordHasher extends PasswordHasher, AsyncDisposable {
+  /** See {@linkcode PasswordHasher.close}. */
+  close(): Promise<void>;
 }
 
 /** A stored hash taken apart by {@linkcode parseStoredHash}. */
@@ -181,6 +230,9 @@ export interface StoredHash {
 const SALT_BYTES = 16;
 const DEFAULT_MAX_QUEUE = 8;
 const DEFAULT_MAX_WAIT_MS = 3000;
+const DEFAULT_WORKER_IDLE_MS = 1000;
+const DEFAULT_HASH_TIMEOUT_MS = 30_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 // RFC 7914 section 2: p * r < 2^30; far lower caps keep a tampered record from costing minutes.
 const MAX_R = 32;
 const MAX_P = 16;
@@ -307,7 +359,7 @@ export function needsRehash(stored: string, params: Readonly<ScryptParams>): boo
  * strictEqual((await hasher.verify("correct horse", stored)).ok, true);
  * ```
  */
-export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
+export function createPasswordHasher(options: PasswordHasherOptions = {}): ClosablePasswordHasher {
   // Copy so later changes to the caller's object cannot alter a running hasher.
   const params: Readonly<ScryptParams> = Object.freeze({
     ...(options.params ?? DEFAULT_SCRYPT_PARAMS),
@@ -319,6 +371,16 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     options.maxQueue ?? DEFAULT_MAX_QUEUE,
     options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
   );
+  const pool = new ScryptWorkerPool({
+    createWorker: options.createWorker ?? startPasswordWorker,
+    idleMs: timerSetting("workerIdleMs", options.workerIdleMs ?? DEFAULT_WORKER_IDLE_MS, 0),
+    timeoutMs: timerSetting("hashTimeoutMs", options.hashTimeoutMs ?? DEFAULT_HASH_TIMEOUT_MS, 1),
+    maxmem: MAX_SCRYPT_MEMORY_BYTES,
+    fallback: deriveOnThisThread,
+    warn: (message) => console.warn(message),
+  });
+  const derive = (password: string, salt: Uint8Array, { N, r, p, keyLength }: ScryptParams) =>
+    pool.derive({ password, salt, N, r, p, keyLength });
   // A per-process random target: a dummy verification is a real scrypt run at the current
   // parameters followed by a real comparison, and no password can be known to match it.
   const dummySalt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
@@ -331,6 +393,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     return false;
   }
 
+  const close = () => pool.close();
   return {
     params,
     async hash(password) {
@@ -347,14 +410,43 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
         await verifyDummy(password);
         return { ok: false, needsRehash: false };
       }
-      const key = await limiter.run(() => derive(password, parsed.salt, parsed.params));
+      const checking = limiter.run(() => derive(password, parsed.salt, parsed.params));
+      // A hash made with cheaper parameters than today's is checked faster than an unknown user
+      // is refused: the dummy derivation at today's parameters pads it. It starts now, in a slot
+      // of its own, so with two slots free a wrong password takes as long as the slower of the
+      // two, as an unknown user does, not their sum; with one slot it runs after the check.
+      const padding = scryptCost(parsed.params) < scryptCost(params)
+        ? verifyDummy(password)
+        : undefined;
+      // Awaited below only for a wrong password; until then its failure must not go unhandled.
+      padding?.catch(() => {});
       // Equal lengths, as timingSafeEqual needs: keyLength was taken from the stored key.
-      const ok = timingSafeEqual(key, parsed.key);
+      const ok = timingSafeEqual(await checking, parsed.key);
+      // A wrong password waits for the padding, and is refused like an unknown user if the
+      // padding found no slot. A right one does not: its hash is about to be upgraded anyway.
+      if (!ok) await padding;
       return { ok, needsRehash: ok && !sameParams(parsed.params, params) };
     },
     verifyDummy,
     stats: () => limiter.stats(),
+    close,
+    [Symbol.asyncDispose]: close,
   };
+}
+
+/** The relative time one derivation takes: scrypt's work is proportional to `N * r * p`. */
+function scryptCost({ N, r, p }: Readonly<ScryptParams>): number {
+  return N * r * p;
+}
+
+/** Checks a whole-millisecond timer setting of {@linkcode createPasswordHasher}. */
+function timerSetting(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min || value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Cannot create password hasher: ${name} must be an integer from ${min} to ${MAX_TIMER_MS}, got ${value}`,
+    );
+  }
+  return value;
 }
 
 /** Only the upper bound and well-formedness: a password set under an older, shorter minimum must
@@ -366,15 +458,15 @@ function canBeStored(password: unknown): password is string {
   return codePoints <= MAX_PASSWORD_LENGTH && password.isWellFormed();
 }
 
-function derive(
-  password: string,
-  salt: Uint8Array,
-  params: Readonly<ScryptParams>,
-): Promise<Uint8Array> {
-  const { N, r, p, keyLength } = params;
+/**
+ * The async `scrypt` of `node:crypto`, which runs on the runtime's thread pool: the fallback where
+ * Workers are unavailable (see the module doc for why it is not the default).
+ */
+function deriveOnThisThread(request: ScryptRequest): Promise<Uint8Array> {
+  const { password, salt, N, r, p, keyLength } = request;
   return new Promise((resolve, reject) => {
-    // The callback form runs on a worker thread; it may also throw synchronously for bad
-    // parameters, which the Promise constructor turns into a rejection.
+    // It may also throw synchronously for bad parameters, which the Promise constructor turns
+    // into a rejection.
     scrypt(
       password,
       salt,

@@ -61,7 +61,7 @@ export function createServices(deps: ServiceDeps): Services {
     config,
     sessions,
     users,
-    auth: new AuthService({ kv, users, sessions, hasher, throttle }),
+    auth: new AuthService({ users, sessions, hasher, throttle }),
     catalogue: new ProductCatalogue(kv),
     cookie: sessionCookie(config.cookieSecure),
     hasher,

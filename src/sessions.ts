@@ -139,11 +139,15 @@ export class SessionTooLargeError extends RangeError {
   }
 }
 
-/** Thrown by `create` when the user's credentials changed after the caller checked them. */
+/**
+ * Thrown by `create`, `rotate` and `bumpCredentialVersion` when the user's credentials changed
+ * after the caller checked them: the credential version moved, or a check the caller added with
+ * `include` failed. Nothing was written.
+ */
 export class StaleCredentialsError extends Error {
   /** Creates the error. */
   constructor() {
-    super("The user's credentials changed while signing in; sign in again");
+    super("The user's credentials changed meanwhile; nothing was changed");
     this.name = "StaleCredentialsError";
   }
 }
@@ -156,6 +160,12 @@ export class SessionConflictError extends Error {
     this.name = "SessionConflictError";
   }
 }
+
+/**
+ * Most one-shot messages a session queues: a new one beyond this drops the oldest, so a client
+ * that never follows the redirects cannot grow its session until it no longer fits in KV.
+ */
+export const MAX_FLASH_MESSAGES = 5;
 
 /** Deno KV refuses values over 64 KiB; the record around the data needs a little room. */
 export const MAX_SESSION_BYTES = 64 * 1024 - 1024;
@@ -251,43 +261,58 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   /**
    * Starts a new session with a new token. Never reuses a token the client sent (fixation).
    *
-   * @throws {StaleCredentialsError} when the user's credential version is no longer
-   *   `credentialVersion`
+   * The commit checks the user's credential version: a password change committed after this
+   * version was read fails the sign-in instead of leaving a session made with the old password.
+   * `include` adds the caller's own checks and writes to the same commit, for example a check
+   * that the user record whose password was just verified is still the stored one (and, when the
+   * hash is being upgraded, the new hash): the session then exists only if they all hold.
+   *
+   * @throws {StaleCredentialsError} when the credential version is no longer
+   *   `credentialVersion` (when given), or when a check `include` added failed
    * @throws {SessionTooLargeError} when `data` is too large for KV
    */
   async create(input: {
     userId: string;
-    credentialVersion: number;
+    credentialVersion?: number;
     data: D;
     userAgent?: string;
+    include?: (operation: Deno.AtomicOperation) => Deno.AtomicOperation;
   }): Promise<{ token: string; session: Session<D>; maxAgeSeconds: number }> {
     const now = this.#now();
-    const session: Session<D> = {
-      id: randomBase64Url(16),
-      userId: input.userId,
-      credentialVersion: input.credentialVersion,
-      createdAt: now,
-      lastSeenAt: now,
-      idleExpiresAt: now + this.#idleMs,
-      absoluteExpiresAt: now + this.#absoluteMs,
-      userAgent: (input.userAgent ?? "").slice(0, 80),
-      data: input.data,
-      flash: [],
-    };
-    checkSize(session);
     const token = generateToken();
     const tokenHash = hashToken(token);
     const versionKey = credentialVersionKey(input.userId);
+    const include = input.include ?? ((operation) => operation);
+    let current = await this.#kv.get<number>(versionKey);
     for (let attempt = 1;; attempt++) {
-      const current = await this.#kv.get<number>(versionKey);
-      if ((current.value ?? 0) !== input.credentialVersion) throw new StaleCredentialsError();
+      const version = current.value ?? 0;
+      if (input.credentialVersion !== undefined && version !== input.credentialVersion) {
+        throw new StaleCredentialsError();
+      }
+      const session: Session<D> = {
+        id: randomBase64Url(16),
+        userId: input.userId,
+        credentialVersion: version,
+        createdAt: now,
+        lastSeenAt: now,
+        idleExpiresAt: now + this.#idleMs,
+        absoluteExpiresAt: now + this.#absoluteMs,
+        userAgent: (input.userAgent ?? "").slice(0, 80),
+        data: input.data,
+        flash: [],
+      };
+      checkSize(session);
+      const checked = current;
       // The check makes a concurrent bump of the version fail this commit (no session survives
       // a password change by racing it).
       const result = await commitWithRetry(
-        () => this.#write(this.#kv.atomic().check(current), tokenHash, session, now),
+        () => this.#write(include(this.#kv.atomic().check(checked)), tokenHash, session, now),
         this.#lockRetry,
       );
       if (result.ok) return { token, session, maxAgeSeconds: this.#maxAge(session, now) };
+      current = await this.#kv.get<number>(versionKey);
+      // Our own check still holds, so one of the caller's failed: retrying cannot help.
+      if (current.versionstamp === checked.versionstamp) throw new StaleCredentialsError();
       if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
     }
   }
@@ -380,13 +405,13 @@ export class SessionStore<D extends JsonValue = JsonValue> {
     const { flash, basis } = options;
     return this.#modify(token, (session) => {
       const data = change(session.data, session) ?? session.data;
-      return { ...session, data, flash: flash ? [...session.flash, flash] : session.flash };
+      return { ...session, data, flash: flash ? withFlash(session.flash, flash) : session.flash };
     }, basis);
   }
 
   /** Queues a one-shot message for the next page. Returns false when the session is gone. */
   async addFlash(token: string | undefined, flash: Flash): Promise<boolean> {
-    const session = await this.#modify(token, (s) => ({ ...s, flash: [...s.flash, flash] }));
+    const session = await this.#modify(token, (s) => ({ ...s, flash: withFlash(s.flash, flash) }));
     return session !== null;
   }
 
@@ -430,49 +455,72 @@ export class SessionStore<D extends JsonValue = JsonValue> {
     }
   }
 
-  /** Ends the session (logout). Returns false when there was none. */
+  /**
+   * Ends the session (logout). Returns false when there was none. A concurrent write to the
+   * session (or its rotation to a new token) is followed, so a true result means it is gone.
+   *
+   * @throws {SessionConflictError} when concurrent writes kept winning through every attempt
+   */
   async destroy(token: string | undefined): Promise<boolean> {
     if (!isWellFormedToken(token)) return false;
     const tokenHash = hashToken(token);
-    for (let attempt = 1;; attempt++) {
-      const entry = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
-      if (entry.value === null) return false;
-      if (await this.#remove(entry, tokenHash)) return true;
-      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
-    }
+    const entry = await this.#kv.get<Session<D>>(sessionKey(tokenHash));
+    if (entry.value === null) return false;
+    if (await this.#remove(entry, tokenHash)) return true;
+    return await this.#endIndexed(userSessionKey(entry.value.userId, entry.value.id));
   }
 
   /**
    * Moves a live session to a new token and kills the old one in one atomic commit, for
    * privilege changes. With `bumpCredentialVersion` (a password change) the same commit bumps
    * the user's credential version and records it in the moved session, then every other
-   * session of the user is ended; `ended` says how many. Returns `null` when the old token is
-   * not a live session.
+   * session of the user is ended; `ended` says how many. `include` adds the caller's checks and
+   * writes to that commit (for a password change: the check that the user record whose password
+   * was verified is unchanged, and the new hash), so the new password, the bump and the rotation
+   * happen together or not at all. `basis`, this request's read of the session, spares a read.
+   *
+   * A concurrent write to the session (say, a cart change) only makes it try again with the
+   * newer record; the session being ended, or the caller's checks failing, does not.
+   *
+   * @returns `null` when the old token is not a live session (nothing was written)
+   * @throws {StaleCredentialsError} when a check `include` added failed, or the session was made
+   *   before the current credential version (nothing was written)
    */
   async rotate(
     token: string | undefined,
-    options: { bumpCredentialVersion?: boolean } = {},
+    options: {
+      bumpCredentialVersion?: boolean;
+      include?: (operation: Deno.AtomicOperation) => Deno.AtomicOperation;
+      basis?: SessionRead<D>;
+    } = {},
   ): Promise<{ token: string; session: Session<D>; maxAgeSeconds: number; ended: number } | null> {
     if (!isWellFormedToken(token)) return null;
     const oldHash = hashToken(token);
+    const include = options.include ?? ((operation) => operation);
+    const basisVersionstamp = StoreRead.versionstampFor(options.basis, oldHash);
+    let entry: Deno.KvEntryMaybe<Session<D>> = basisVersionstamp !== undefined
+      ? { key: sessionKey(oldHash), value: options.basis!.session, versionstamp: basisVersionstamp }
+      : await this.#kv.get<Session<D>>(sessionKey(oldHash));
     for (let attempt = 1;; attempt++) {
-      const entry = await this.#kv.get<Session<D>>(sessionKey(oldHash));
       const now = this.#now();
       if (entry.value === null || isExpired(entry.value, now)) return null;
       const { userId } = entry.value;
       const version = options.bumpCredentialVersion
         ? await this.#kv.get<number>(credentialVersionKey(userId))
         : null;
+      // A session older than the current credentials must not be carried into the new ones.
+      if (version !== null && (version.value ?? 0) !== entry.value.credentialVersion) {
+        throw new StaleCredentialsError();
+      }
       const session: Session<D> = {
         ...entry.value,
-        credentialVersion: version === null
-          ? entry.value.credentialVersion
-          : (version.value ?? 0) + 1,
+        credentialVersion: entry.value.credentialVersion + (version === null ? 0 : 1),
         lastSeenAt: now,
       };
       const newToken = generateToken();
+      const checked = entry as Deno.KvEntry<Session<D>>;
       const result = await commitWithRetry(() => {
-        const operation = this.#kv.atomic().check(entry).delete(sessionKey(oldHash));
+        const operation = include(this.#kv.atomic().check(checked).delete(sessionKey(oldHash)));
         if (version !== null) {
           operation.check(version).set(credentialVersionKey(userId), session.credentialVersion);
         }
@@ -482,6 +530,17 @@ export class SessionStore<D extends JsonValue = JsonValue> {
         // As in bumpCredentialVersion: list after the bump is committed.
         const ended = version === null ? 0 : await this.revokeAll(userId, session.id);
         return { token: newToken, session, maxAgeSeconds: this.#maxAge(session, now), ended };
+      }
+      entry = await this.#kv.get<Session<D>>(sessionKey(oldHash));
+      const versionNow = version === null
+        ? null
+        : await this.#kv.get<number>(credentialVersionKey(userId));
+      // Session and version as we checked them: the caller's check failed, retrying cannot help.
+      if (
+        entry.versionstamp === checked.versionstamp &&
+        versionNow?.versionstamp === version?.versionstamp
+      ) {
+        throw new StaleCredentialsError();
       }
       if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
       await jitter(attempt);
@@ -510,47 +569,31 @@ export class SessionStore<D extends JsonValue = JsonValue> {
     return summaries.sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  /** Ends one of the user's sessions by its public id; false when the user has no such session. */
+  /**
+   * Ends one of the user's sessions by its public id. True only when this call ended it; false
+   * when the user has no such session (or it ended meanwhile). Never true for a session that
+   * lives on: a concurrent write to it is followed and the delete retried.
+   *
+   * @throws {SessionConflictError} when concurrent writes kept winning through every attempt
+   */
   async revoke(userId: string, sessionId: string): Promise<boolean> {
     // Public ids are 16 random bytes in base64url; anything else (say, a 3 KB string that
     // would overflow KV's key size) names no session.
     if (!SESSION_ID_PATTERN.test(sessionId)) return false;
-    const index = await this.#kv.get<IndexEntry>(userSessionKey(userId, sessionId));
-    if (index.value === null) return false;
-    const entry = await this.#kv.get<Session<D>>(sessionKey(index.value.tokenHash));
-    if (entry.value === null || entry.value.userId !== userId) {
-      await commitWithRetry(
-        () => this.#kv.atomic().check(index).delete(index.key),
-        this.#lockRetry,
-      );
-      return false;
-    }
-    await this.#remove(entry, index.value.tokenHash);
-    return true;
+    return await this.#endIndexed(userSessionKey(userId, sessionId));
   }
 
   /**
    * Ends every session of the user except the one whose public id is `exceptSessionId`.
-   * Returns how many were ended.
+   * Returns how many were ended; every session listed is ended when it returns.
+   *
+   * @throws {SessionConflictError} when concurrent writes kept winning through every attempt
    */
   async revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
     let count = 0;
     for await (const listed of this.#kv.list<IndexEntry>({ prefix: userSessionsPrefix(userId) })) {
       if (listed.key.at(-1) === exceptSessionId) continue;
-      // A concurrent rotation rewrites the index entry with a new hash: re-read and follow it.
-      for (let index: Deno.KvEntryMaybe<IndexEntry> = listed; index.value !== null;) {
-        const { tokenHash } = index.value;
-        const checked = index as Deno.KvEntry<IndexEntry>;
-        const result = await commitWithRetry(
-          () => this.#kv.atomic().check(checked).delete(sessionKey(tokenHash)).delete(listed.key),
-          this.#lockRetry,
-        );
-        if (result.ok) {
-          count++;
-          break;
-        }
-        index = await this.#kv.get<IndexEntry>(listed.key);
-      }
+      if (await this.#endIndexed(listed.key, listed)) count++;
     }
     return count;
   }
@@ -558,27 +601,60 @@ export class SessionStore<D extends JsonValue = JsonValue> {
   /**
    * Bumps the user's credential version (after a password change) and ends every session made
    * before it, except `exceptSessionId` (the caller then rotates that one with the new version).
-   * Returns the new version and how many sessions were ended.
+   * `include` adds the caller's checks and writes to the bump's commit (the new password hash,
+   * checked against the user record it replaces), so they take effect together. Returns the new
+   * version and how many sessions were ended.
+   *
+   * @throws {StaleCredentialsError} when a check `include` added failed (nothing was written)
    */
   async bumpCredentialVersion(
     userId: string,
     exceptSessionId?: string,
+    options: { include?: (operation: Deno.AtomicOperation) => Deno.AtomicOperation } = {},
   ): Promise<{ version: number; ended: number }> {
     const key = credentialVersionKey(userId);
+    const include = options.include ?? ((operation) => operation);
+    let current = await this.#kv.get<number>(key);
     let version: number;
-    for (;;) {
-      const current = await this.#kv.get<number>(key);
+    for (let attempt = 1;; attempt++) {
       version = (current.value ?? 0) + 1;
+      const checked = current;
+      const next = version;
       const result = await commitWithRetry(
-        () => this.#kv.atomic().check(current).set(key, version),
+        () => include(this.#kv.atomic().check(checked).set(key, next)),
         this.#lockRetry,
       );
       if (result.ok) break;
+      current = await this.#kv.get<number>(key);
+      if (current.versionstamp === checked.versionstamp) throw new StaleCredentialsError();
+      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
     }
     // Listing after the bump is committed catches every session a concurrent sign-in managed to
     // commit before it; one that tries after it fails its own check in `create`.
     const ended = await this.revokeAll(userId, exceptSessionId);
     return { version, ended };
+  }
+
+  /**
+   * Deletes the session an index entry points to, with the entry, under a check on the entry.
+   * Every write of a session rewrites its index entry (a rotation with a new hash), so a failed
+   * check means the session changed: read the entry again and follow it. True when this call
+   * deleted it; false when the entry is gone (the session ended or expired meanwhile).
+   */
+  async #endIndexed(key: Deno.KvKey, first?: Deno.KvEntryMaybe<IndexEntry>): Promise<boolean> {
+    let index = first ?? await this.#kv.get<IndexEntry>(key);
+    for (let attempt = 1; index.value !== null; attempt++) {
+      const { tokenHash } = index.value;
+      const checked = index as Deno.KvEntry<IndexEntry>;
+      const result = await commitWithRetry(
+        () => this.#kv.atomic().check(checked).delete(sessionKey(tokenHash)).delete(key),
+        this.#lockRetry,
+      );
+      if (result.ok) return true;
+      if (attempt >= this.#maxUpdateAttempts) throw new SessionConflictError(attempt);
+      index = await this.#kv.get<IndexEntry>(key);
+    }
+    return false;
   }
 
   /** Adds the session and its index entry, both expiring at the session's deadline. */
@@ -628,6 +704,11 @@ function isExpired(session: Session<JsonValue>, now: number): boolean {
 function checkSize(session: Session<JsonValue>): void {
   const bytes = encoder.encode(JSON.stringify(session)).length;
   if (bytes > MAX_SESSION_BYTES) throw new SessionTooLargeError(bytes);
+}
+
+/** Queues `flash`, keeping only the newest {@linkcode MAX_FLASH_MESSAGES}. */
+function withFlash(queue: readonly Flash[], flash: Flash): Flash[] {
+  return [...queue, flash].slice(-MAX_FLASH_MESSAGES);
 }
 
 /** Spreads concurrent retries apart so they stop colliding. */

@@ -1,11 +1,14 @@
 /**
- * The server as a process, started exactly the way users start it: `deno task start` in the
- * project folder, so the test follows the task's flags and permissions (`deno serve --parallel`,
- * `--allow-write=data`). The listen address is overridden with `DENO_SERVE_ADDRESS`.
+ * The server as a process, started exactly the way users start it: `deno task start` (or
+ * `deno task dev`) in the project folder, so the test follows the task's flags and permissions
+ * (`deno serve --parallel`, write access to the KV file's folder only). The address is set the
+ * way an operator sets it, with `PORT` and `HOSTNAME` (or `DENO_SERVE_ADDRESS` on request).
  *
- * `deno task` runs `deno serve` as a child process; the server and its workers are that one
- * child (workers are threads). A graceful stop signals the task, which forwards the signal; a
- * crash (`kill -9`) must hit the child itself, found with `pgrep -P` (Linux, procps).
+ * `deno task start` first runs `scripts/task_flags.ts` (settings check, flags), then `deno serve`
+ * as a child process; the server and its workers are that one child (workers are threads).
+ * `deno task dev` runs `scripts/dev.ts`, whose child is the server. A graceful stop signals the
+ * task, which forwards the signal; a crash (`kill -9`) must hit the server itself, found with
+ * `pgrep -P` (Linux, procps).
  *
  * Every wait here is bounded, and the output pipes are always read to the end (Deno's resource
  * sanitizer requires it): call `stop()` in a `finally`, or use `await using`.
@@ -30,6 +33,7 @@ export const SERVER_SETTINGS = [
   "SESSION_ABSOLUTE_TIMEOUT",
   "COOKIE_SECURE",
   "TRUST_PROXY_HEADER",
+  "PUBLIC_ORIGIN",
   "DENO_DEPLOYMENT_ID",
   "DENO_DEPLOY",
   "DENO_SERVE_ADDRESS",
@@ -61,14 +65,16 @@ export interface KvFile extends AsyncDisposable {
 }
 
 /**
- * Returns a fresh KV file name under `data/`, the only folder the `start` and `user:add` tasks
- * may write (`--allow-write=data`; `*.sqlite3*` is git-ignored).
+ * Returns a fresh KV file name in `folder`: by default under `data/` (the default KV folder;
+ * `*.sqlite3*` is git-ignored), or in a folder of the caller's (an absolute path), as an operator
+ * puts the database where their disk is. The tasks grant access to that folder.
  */
-export function tempKvFile(): KvFile {
-  const path = `data/test-process-${crypto.randomUUID()}.sqlite3`;
+export function tempKvFile(folder = "data"): KvFile {
+  const path = `${folder}/test-process-${crypto.randomUUID()}.sqlite3`;
+  const absolute = path.startsWith("/") ? path : `${PROJECT_ROOT}${path}`;
   const remove = async () => {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) {
-      await Deno.remove(`${PROJECT_ROOT}${path}${suffix}`).catch((error) => {
+      await Deno.remove(`${absolute}${suffix}`).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
     }
@@ -109,6 +115,66 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   }
 }
 
+/** What a finished `deno task` run printed. */
+export interface TaskRun {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error, without the `Task NAME COMMAND` lines deno task echoes there. */
+  stderr: string;
+}
+
+/**
+ * Runs `deno task NAME ARGS...` in the project folder with the server settings of `env` (see
+ * {@linkcode serverEnv}) and `stdin` as its input, and waits for the end.
+ *
+ * @throws {Error} with the output when it runs longer than `timeoutMs` (it is then killed)
+ */
+export async function runTask(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin = "",
+  timeoutMs = 30_000,
+): Promise<TaskRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", name, ...args],
+    cwd: PROJECT_ROOT,
+    env: serverEnv(env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stdout = "";
+  let stderr = "";
+  const drained = Promise.all([
+    collect(child.stdout, (text) => stdout += text),
+    collect(child.stderr, (text) => stderr += text),
+  ]);
+  const writer = child.stdin.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  } catch {
+    // The task may end (a bad setting) before it reads its input.
+  }
+  const status = await within(child.status, timeoutMs);
+  if (status === undefined) {
+    for (const pid of await descendantsOf(child.pid)) killQuietly(pid, "SIGKILL");
+    killQuietly(child.pid, "SIGKILL");
+  }
+  const final = status ?? await child.status;
+  await drained;
+  if (status === undefined) {
+    throw new Error(`deno task ${name} ran over ${timeoutMs} ms:\n${stdout}${stderr}`);
+  }
+  const echo = /^Task \S+ /;
+  stderr = stderr.split("\n").filter((line) => !echo.test(line)).join("\n");
+  return { code: final.code, stdout, stderr };
+}
+
 /**
  * Creates a user (or resets its password) with `deno task user:add`, as an operator would, in
  * the KV file `kvPath`. Hashes with the production scrypt parameters (about a second).
@@ -121,29 +187,16 @@ export async function addUser(
   password: string,
   displayName = username,
 ): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "user:add", username, "--name", displayName],
-    cwd: PROJECT_ROOT,
-    env: serverEnv({ KV_PATH: kvPath }),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const drained = Promise.all([
-    collect(child.stdout, (text) => log += text),
-    collect(child.stderr, (text) => log += text),
-  ]);
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`${password}\n`));
-  await writer.close();
-  const status = await within(child.status, 30_000);
-  if (status === undefined) child.kill("SIGKILL");
-  const final = status ?? await child.status;
-  await drained;
-  if (!final.success) {
-    throw new Error(`deno task user:add ${username} failed (${final.code}):\n${log}`);
+  const run = await runTask(
+    "user:add",
+    [username, "--name", displayName],
+    { KV_PATH: kvPath },
+    `${password}\n`,
+  );
+  if (run.code !== 0) {
+    throw new Error(
+      `deno task user:add ${username} failed (${run.code}):\n${run.stdout}${run.stderr}`,
+    );
   }
 }
 
@@ -160,19 +213,31 @@ export interface StartOptions {
   port?: number;
   /** Longest wait for every worker to answer `GET /healthz`; default 20 s. */
   startTimeoutMs?: number;
+  /** Which task: `start` (default, `deno serve --parallel`) or `dev`. */
+  task?: "start" | "dev";
+  /**
+   * How the address is given: `PORT` and `HOSTNAME` (default), or Deno's own
+   * `DENO_SERVE_ADDRESS=tcp:127.0.0.1:PORT` (`start` only).
+   */
+  address?: "PORT" | "DENO_SERVE_ADDRESS";
+  /** Arguments after `deno task TASK` (the `dev` task takes `--watch=PATH`). */
+  args?: string[];
 }
 
-/** A running `deno task start`. */
+/** A running `deno task start` or `deno task dev`. */
 export interface ServerProcess extends AsyncDisposable {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
   origin: string;
   /** Its port. */
   port: number;
-  /** Process id of `deno task start`. */
+  /** Process id of `deno task`. */
   taskPid: number;
-  /** Process id of the `deno serve` child: the server itself, workers included. */
+  /**
+   * Process id of the server itself: the `deno serve` child of the task, workers included, or for
+   * `dev` the child of `scripts/dev.ts`.
+   */
   serverPid: number;
-  /** Worker threads `deno serve --parallel` reported ("with N threads"). */
+  /** Worker threads `deno serve --parallel` reported ("with N threads"); 1 for `dev`. */
   workers: number;
   /** Everything written to stdout and stderr so far. */
   output(): string;
@@ -197,13 +262,33 @@ export interface ServerProcess extends AsyncDisposable {
  * Children of `pid`, from `pgrep -P` (procps). Reading `/proc` directly would need
  * `--allow-all` in Deno; running a command needs only `--allow-run`.
  */
-async function childrenOf(pid: number): Promise<number[]> {
+export async function childrenOf(pid: number): Promise<number[]> {
   const { stdout } = await new Deno.Command("pgrep", {
     args: ["-P", String(pid)],
     stdout: "piped",
     stderr: "null",
   }).output();
   return new TextDecoder().decode(stdout).split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** Every process below `pid` (children, their children, ...), from {@linkcode childrenOf}. */
+export async function descendantsOf(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (let level = await childrenOf(pid); level.length > 0;) {
+    found.push(...level);
+    level = (await Promise.all(level.map(childrenOf))).flat();
+  }
+  return found;
+}
+
+/** True while process `pid` exists (`kill -0`). */
+export async function isRunning(pid: number): Promise<boolean> {
+  const { success } = await new Deno.Command("kill", {
+    args: ["-0", String(pid)],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return success;
 }
 
 function killQuietly(pid: number, signal: Deno.Signal): void {
@@ -215,22 +300,22 @@ function killQuietly(pid: number, signal: Deno.Signal): void {
 }
 
 /**
- * Starts `deno task start` on 127.0.0.1 and waits until `GET /healthz` answers 200 from every
- * `deno serve --parallel` worker (so a signal sent next reaches all of them).
+ * Starts `deno task start` (or `dev`) on 127.0.0.1 and waits until `GET /healthz` answers 200
+ * from every `deno serve --parallel` worker (so a signal sent next reaches all of them).
  *
  * @throws {Error} with the server's output when it exits early or never becomes healthy
  */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
   const port = options.port ?? freePort();
   const origin = `http://127.0.0.1:${port}`;
+  const task = options.task ?? "start";
+  const address: Record<string, string> = options.address === "DENO_SERVE_ADDRESS"
+    ? { DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` }
+    : { PORT: String(port), HOSTNAME: "127.0.0.1" };
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
+    args: ["task", task, ...options.args ?? []],
     cwd: PROJECT_ROOT,
-    env: serverEnv({
-      ...options.env,
-      KV_PATH: options.kvPath,
-      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-    }),
+    env: serverEnv({ ...options.env, KV_PATH: options.kvPath, ...address }),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -244,31 +329,36 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   const status = child.status.then((s) => exitStatus = s);
   let serverPid = 0;
 
-  const killAll = () => {
-    if (serverPid !== 0) killQuietly(serverPid, "SIGKILL");
+  // Everything below the task too: a process left behind by a killed task would outlive the test.
+  const killAll = async () => {
+    const below = exitStatus === undefined ? await descendantsOf(child.pid) : [];
+    for (const pid of new Set([...below, serverPid])) if (pid !== 0) killQuietly(pid, "SIGKILL");
     if (exitStatus === undefined) killQuietly(child.pid, "SIGKILL");
   };
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
       if (exitStatus === undefined) {
-        killAll();
+        await killAll();
         await within(status, 10_000);
       }
       await within(drained, 10_000);
     })();
 
   try {
-    for (const deadline = Date.now() + 10_000; serverPid === 0;) {
-      serverPid = (await childrenOf(child.pid))[0] ?? 0;
-      if (serverPid !== 0) break;
-      if (exitStatus !== undefined) throw new Error(`deno task start exited (${exitStatus.code})`);
-      if (Date.now() > deadline) throw new Error("deno task start started no server process");
-      await sleep(20);
-    }
     const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
     await waitUntilHealthy(origin, deadline, () => exitStatus);
-    await waitForEveryWorker(port, deadline, () => log);
+    // Only now: before, the task's children include its short-lived scripts/task_flags.ts runs.
+    const children = await childrenOf(child.pid);
+    if (children.length !== 1) throw new Error(`deno task ${task} has children ${children}`);
+    serverPid = children[0]!;
+    if (task === "dev") {
+      const servers = await childrenOf(serverPid);
+      if (servers.length !== 1) throw new Error(`scripts/dev.ts has children ${servers}`);
+      serverPid = servers[0]!;
+    } else {
+      await waitForEveryWorker(port, deadline, () => log);
+    }
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}\n--- server output ---\n${log}`);
@@ -353,10 +443,74 @@ async function waitUntilHealthy(
 }
 
 /**
- * Waits until every `deno serve --parallel` worker has answered a request (seen by the
- * `[serve-worker-N ]` prefix of its access log line), each over a new connection so the kernel
- * spreads them. Until then a worker is still evaluating `main.ts`, and Deno 2.9.6 drops a
- * SIGTERM that arrives in that window for that worker: it goes on serving until a second signal.
+ * The `deno serve --parallel` workers (`serve-worker-N`) that wrote a line of `output` for which
+ * `matches` is true. The logger writes a batch of one worker's lines at once and deno serve
+ * prefixes each write with the worker's name, so a line without a prefix belongs to the last
+ * worker named.
+ */
+export function workersThatLogged(output: string, matches: (line: string) => boolean): Set<string> {
+  const workers = new Set<string>();
+  let writer = "main"; // without --parallel (one worker) lines carry no prefix
+  for (const line of output.split("\n")) {
+    writer = /^\[(serve-worker-\d+)\s*\]/.exec(line)?.[1] ?? writer;
+    if (matches(line)) workers.add(writer);
+  }
+  return workers;
+}
+
+/** Options of {@linkcode untilEveryWorkerLogged}. */
+export interface EveryWorkerOptions {
+  /** How many workers `deno serve --parallel` runs. */
+  workers: number;
+  /** The server's output so far. */
+  output: () => string;
+  /** Which log line counts (e.g. the access log line of the request `send` makes). */
+  matches: (line: string) => boolean;
+  /** Sends one request over a new connection; may assert on the answer. */
+  send: () => Promise<void>;
+  /** Give up (throw) at this `Date.now()`. */
+  deadline: number;
+  /** Requests sent together; default 8. */
+  batch?: number;
+}
+
+/**
+ * Sends requests in concurrent batches, each over a new connection, until every worker has
+ * logged a matching line; returns how many requests it sent.
+ *
+ * Which worker answers is not the test's choice. Deno 2.9.6's `deno serve --parallel` shares one
+ * listening socket among its workers (`ss -ltn` shows one): a new connection wakes every idle
+ * worker and the first to call accept() takes it. One at a time, the same worker can win every
+ * race (a run sent 40 requests in a row, all answered by worker 0). A batch of connections
+ * arriving together is spread by the kernel over whichever workers are not busy accepting or
+ * answering, so every round gives each worker a chance; nothing else can steer a connection to a
+ * worker. The rounds stop at `deadline` (generous: a round takes milliseconds), and the log is
+ * read once more after the last one, since a line is written a moment after its response.
+ *
+ * @throws {Error} naming the workers seen when the deadline passes first
+ */
+export async function untilEveryWorkerLogged(options: EveryWorkerOptions): Promise<number> {
+  const { workers, output, matches, send, deadline, batch = 8 } = options;
+  const seen = () => workersThatLogged(output(), matches);
+  let sent = 0;
+  while (seen().size < workers) {
+    if (Date.now() > deadline) {
+      await sleep(100); // the lines of the last round
+      if (seen().size >= workers) break;
+      throw new Error(`Only ${[...seen()]} of ${workers} workers answered in time (${sent} sent)`);
+    }
+    await Promise.all(Array.from({ length: batch }, send));
+    sent += batch;
+    await sleep(5);
+  }
+  return sent;
+}
+
+/**
+ * Waits until every `deno serve --parallel` worker has answered `GET /healthz` (seen by the
+ * `[serve-worker-N ]` prefix of its access log line). Until then a worker is still evaluating
+ * `main.ts`, and Deno 2.9.6 drops a SIGTERM that arrives in that window for that worker: it goes
+ * on serving until a second signal.
  */
 async function waitForEveryWorker(
   port: number,
@@ -369,25 +523,18 @@ async function waitForEveryWorker(
     if (Date.now() > deadline) throw new Error("deno serve never said it was listening");
     await sleep(10);
   }
-  const workers = Number(listening[1] ?? 1);
-  // The logger writes a batch of one worker's lines at once and deno serve prefixes each write,
-  // so a line without a prefix belongs to the last worker named.
-  const seen = () => {
-    const workers = new Set<string>();
-    let writer = "main";
-    for (const line of output().split("\n")) {
-      writer = /^\[(serve-worker-\d+)\s*\]/.exec(line)?.[1] ?? writer;
-      if (line.includes('"path":"/healthz"')) workers.add(writer);
-    }
-    return workers.size;
-  };
-  while (seen() < workers) {
-    if (Date.now() > deadline) {
-      throw new Error(`Only ${seen()} of ${workers} workers answered in time`);
-    }
-    await rawRequest(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    await sleep(5);
-  }
+  await untilEveryWorkerLogged({
+    workers: Number(listening[1] ?? 1),
+    output,
+    matches: (line) => line.includes('"path":"/healthz"'),
+    send: async () => {
+      await rawRequest(
+        port,
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+      );
+    },
+    deadline,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -192,10 +192,16 @@ Deno.test("POST /signup gives concurrent sign-ups for one name one account and 4
   const app = await createTestApp();
   try {
     const spellings = ["erin", "Erin", "ERIN", "Ｅｒｉｎ", "eRiN"];
+    // From five addresses: one address may have only two sign-ups in flight (429 beyond).
     const responses = await Promise.all(
-      spellings.map((username) =>
-        app.request("/signup", form({ username, password: PASSWORD, displayName: "Erin" }))
-      ),
+      spellings.map((username, i) => {
+        const init = form({ username, password: PASSWORD, displayName: "Erin" });
+        const headers = new Headers(init.headers);
+        headers.set("Sec-Fetch-Site", "same-origin");
+        return app.app.request(`${ORIGIN}/signup`, { ...init, headers }, {
+          remoteAddr: { hostname: `192.0.2.${i + 1}` },
+        });
+      }),
     );
     for (const response of responses) await response.body?.cancel();
     deepStrictEqual(responses.map((r) => r.status).sort(), [303, 409, 409, 409, 409]);

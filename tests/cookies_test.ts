@@ -576,7 +576,10 @@ Deno.test("serializeCookie() accepts the size limits exactly", () => {
   strictEqual(serializeCookie(name, "é".repeat(682)).length, 2 + 682 * 6);
   const path = `/${"p".repeat(1023)}`;
   strictEqual(serializeCookie("sid", "v", { path }), `sid=v; Path=${path}`);
-  const domain = `${"d".repeat(1016)}.example`;
+  // A host name's limits (RFC 1034 3.1): 63-character labels, 253 characters in all, plus the
+  // leading dot browsers ignore.
+  const domain = `.${"d".repeat(63)}.${"d".repeat(63)}.${"d".repeat(63)}.${"d".repeat(61)}`;
+  strictEqual(domain.length, 254);
   strictEqual(serializeCookie("sid", "v", { domain }), `sid=v; Domain=${domain}`);
 });
 
@@ -708,6 +711,83 @@ Deno.test("serializeCookie() rejects an empty Domain and a Path not starting wit
       message: failure("sid", 'Path "" does not start with "/"'),
     },
   ]);
+});
+
+Deno.test("serializeCookie() accepts a Domain that is a host name", async (t) => {
+  const cases: [string, string][] = [
+    ["a registrable domain", "example.com"],
+    ["a subdomain", "shop.example.com"],
+    ["a single label", "localhost"],
+    ["a leading dot (browsers ignore it)", ".example.com"],
+    ["upper case", "Shop.EXAMPLE.com"],
+    ["hyphens inside labels", "my-shop.example-1.com"],
+    ["digits in labels and a leading digit", "1shop.3com.example"],
+    ["an IDN as punycode A-labels", "xn--bcher-kva.example"],
+    ["a 63-character label", `${"a".repeat(63)}.example`],
+    [
+      "a 253-character name",
+      `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`,
+    ],
+    ["a number in a label that is not the last", "123.example"],
+  ];
+  for (const [label, domain] of cases) {
+    await t.step(label, () => {
+      strictEqual(serializeCookie("sid", "v", { domain }), `sid=v; Domain=${domain}`);
+    });
+  }
+});
+
+Deno.test("serializeCookie() rejects a Domain that is not a host name", async (t) => {
+  const only = "only letters, digits, hyphens and dots are allowed";
+  const hyphen = (label: string) => `label ${JSON.stringify(label)} starts or ends with a hyphen`;
+  const ip = "it ends in a number, so browsers read it as an IP address";
+  const cases: [string, string, string][] = [
+    ["a space", "exa mple.com", only],
+    ["an underscore", "my_shop.example", only],
+    ["an @", "user@example.com", only],
+    ["a /", "example.com/path", only],
+    ["a port", "example.com:8443", only],
+    ["a scheme", "https://example.com", only],
+    ["an IPv6 literal", "[::1]", only],
+    ["a bare IPv6 address", "::1", only],
+    ["a comma", "a.example,b.example", only],
+    ["a quote", '"example.com"', only],
+    ["a backslash", "example\\.com", only],
+    ["an asterisk", "*.example.com", only],
+    ["a double leading dot", "..example.com", "it has an empty label"],
+    ["a lone dot", ".", "it has an empty label"],
+    ["an empty label inside", "shop..example", "it has an empty label"],
+    ["a trailing dot", "example.com.", "it has an empty label"],
+    ["a label starting with a hyphen", "-shop.example", hyphen("-shop")],
+    ["a label ending with a hyphen", "shop-.example", hyphen("shop-")],
+    ["a label that is a hyphen", "a.-.example", hyphen("-")],
+    [
+      "a 64-character label",
+      `${"a".repeat(64)}.example`,
+      `label ${JSON.stringify("a".repeat(64))} is longer than 63 characters`,
+    ],
+    [
+      "a 254-character name",
+      `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`,
+      "it is longer than 253 characters",
+    ],
+    ["an IPv4 address", "127.0.0.1", ip],
+    ["a short IPv4 address", "127.1", ip],
+    ["a hexadecimal IPv4 address", "0x7f.0.0.0x1", ip],
+    ["a name ending in a number", "shop.example.123", ip],
+    ["a name ending in 0x", "shop.0x", ip],
+    ["a number", "1", ip],
+  ];
+  await assertBadCases(
+    t,
+    cases.map(([label, domain, problem]): BadCase => ({
+      label,
+      name: "sid",
+      options: { domain },
+      error: SyntaxError,
+      message: failure("sid", `Domain ${JSON.stringify(domain)} is not a host name: ${problem}`),
+    })),
+  );
 });
 
 Deno.test("serializeCookie() rejects a Max-Age that is not a whole number from 0 to 400 days", async (t) => {

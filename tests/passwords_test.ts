@@ -408,6 +408,16 @@ Deno.test("createPasswordHasher() rejects bad parameters and limits with RangeEr
       { maxWaitMs: NaN },
       "maxWaitMs must be from 0 to 2147483647 or Infinity, got NaN",
     ],
+    [
+      "workerIdleMs negative",
+      { workerIdleMs: -1 },
+      "workerIdleMs must be an integer from 0 to 2147483647, got -1",
+    ],
+    [
+      "hashTimeoutMs zero",
+      { hashTimeoutMs: 0 },
+      "hashTimeoutMs must be an integer from 1 to 2147483647, got 0",
+    ],
   ];
   for (const [name, options, message] of cases) {
     await t.step(name, () => {
@@ -450,4 +460,301 @@ Deno.test("validatePassword() accepts 8 to 256 code points", async (t) => {
       strictEqual(validatePassword(password), expected);
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hashing Workers (issue 17): no stall, crashes and lost replies fail one hash and free its slot
+
+const FAULTS_URL = new URL("./_password_worker_faults.ts", import.meta.url);
+
+/**
+ * A `createWorker` for the hasher that starts the stand-ins named in `faults` first (see
+ * `_password_worker_faults.ts`), then the real Worker, and records what it started and stopped.
+ */
+function workerFactory(...faults: ("crash" | "silent" | "broken")[]) {
+  const started: string[] = [];
+  const terminated: string[] = [];
+  let jobs = 0;
+  const createWorker = () => {
+    const fault = faults.shift();
+    const worker = fault === undefined
+      ? new Worker(new URL("../src/password_worker.ts", import.meta.url), { type: "module" })
+      : new Worker(FAULTS_URL, { type: "module", name: fault });
+    const name = fault ?? "real";
+    started.push(name);
+    const terminate = worker.terminate.bind(worker);
+    worker.terminate = () => {
+      terminated.push(name);
+      terminate();
+    };
+    const postMessage = worker.postMessage.bind(worker);
+    worker.postMessage = (message: unknown) => {
+      jobs++;
+      postMessage(message);
+    };
+    return worker;
+  };
+  return { createWorker, started, terminated, jobs: () => jobs };
+}
+
+/** Waits, a bounded number of 10 ms turns, until `done()` holds; returns whether it did. */
+async function eventually(done: () => boolean, turns = 500): Promise<boolean> {
+  for (let turn = 0; turn < turns && !done(); turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return done();
+}
+
+/** Replaces `console.warn` while `fn` runs and returns what was warned. */
+async function capturingWarnings(fn: () => Promise<void>): Promise<string[]> {
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+  try {
+    await fn();
+  } finally {
+    console.warn = original;
+  }
+  return warnings;
+}
+
+Deno.test("hashes never stall: many rounds of concurrent hashes while the event loop is busy", async () => {
+  // Issue 17: an async scrypt callback arrived only when the limiter's 60 s wait timer fired.
+  // Here a stall fails the test within seconds: the wait limit refuses with HashBusyError and the
+  // hash deadline fails the hash, both far above the milliseconds these hashes take.
+  await using hasher = createPasswordHasher({
+    params: TEST_SCRYPT_PARAMS,
+    maxConcurrent: 2,
+    maxQueue: 16,
+    maxWaitMs: 10_000,
+    hashTimeoutMs: 10_000,
+  });
+  const stored = await hasher.hash(PASSWORD);
+  // Other work on the loop meanwhile: timers that each keep the thread busy for a millisecond.
+  let busy = true;
+  let ticks = 0;
+  const ticker = new Promise<void>((resolve) => {
+    const tick = () => {
+      if (!busy) return resolve();
+      ticks++;
+      const until = performance.now() + 1;
+      while (performance.now() < until) { /* the event loop is busy */ }
+      setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+  });
+  try {
+    for (let round = 0; round < 40; round++) {
+      const results = await Promise.all([
+        hasher.hash(`${PASSWORD} ${round}`),
+        hasher.hash(PASSWORD),
+        hasher.verify(PASSWORD, stored),
+        hasher.verify("wrong password", stored),
+        hasher.verifyDummy(PASSWORD),
+        hasher.hash(PASSWORD),
+      ]);
+      match(results[0], /^scrypt\$v=1\$n=1024,/);
+      deepStrictEqual(results[2], { ok: true, needsRehash: false });
+      deepStrictEqual(results[3], { ok: false, needsRehash: false });
+    }
+  } finally {
+    busy = false;
+    await ticker;
+  }
+  ok(ticks > 0);
+  deepStrictEqual(hasher.stats(), { active: 0, queued: 0 });
+});
+
+Deno.test("a hashing Worker that crashes fails that hash with an error, frees the slot and is replaced", async () => {
+  const workers = workerFactory("crash");
+  await using hasher = testHasher({ maxConcurrent: 1, createWorker: workers.createWorker });
+  const error = await hasher.hash(PASSWORD).then(() => null, (error: unknown) => error);
+  ok(error instanceof Error && !(error instanceof HashBusyError), String(error));
+  match(error.message, /^Password hashing failed: its worker stopped \(.*stand-in Worker crashed/);
+  deepStrictEqual(hasher.stats(), { active: 0, queued: 0 });
+  deepStrictEqual(workers.terminated, ["crash"]);
+  // The next hash gets a fresh Worker and works.
+  const stored = await hasher.hash(PASSWORD);
+  deepStrictEqual(await hasher.verify(PASSWORD, stored), { ok: true, needsRehash: false });
+  deepStrictEqual(workers.started, ["crash", "real"]);
+});
+
+Deno.test("a hashing Worker that never answers is stopped at the deadline, and the slot freed", async () => {
+  const workers = workerFactory("silent");
+  await using hasher = testHasher({
+    maxConcurrent: 1,
+    hashTimeoutMs: 200,
+    createWorker: workers.createWorker,
+  });
+  await rejects(hasher.hash(PASSWORD), {
+    name: "Error",
+    message: "Password hashing did not finish within 200 ms; its worker was stopped",
+  });
+  deepStrictEqual(hasher.stats(), { active: 0, queued: 0 });
+  deepStrictEqual(workers.terminated, ["silent"]);
+  match(await hasher.hash(PASSWORD), /^scrypt\$/);
+  deepStrictEqual(workers.started, ["silent", "real"]);
+});
+
+Deno.test("hashing falls back to async scrypt on this thread where there is no Worker", async (t) => {
+  await t.step("new Worker throws (Deno Deploy: Worker is not defined)", async () => {
+    let attempts = 0;
+    const warnings = await capturingWarnings(async () => {
+      await using hasher = testHasher({
+        createWorker: () => {
+          attempts++;
+          throw new ReferenceError("Worker is not defined");
+        },
+      });
+      const stored = await hasher.hash(PASSWORD);
+      deepStrictEqual(await hasher.verify(PASSWORD, stored), { ok: true, needsRehash: false });
+      deepStrictEqual(await hasher.verify("wrong password", stored), {
+        ok: false,
+        needsRehash: false,
+      });
+    });
+    strictEqual(attempts, 1, "the hasher kept trying to start Workers");
+    deepStrictEqual(warnings, [
+      "Password hashing runs on the main thread's async scrypt: cannot use a Worker (Worker is not defined)",
+    ]);
+  });
+
+  await t.step("the Worker fails before it is ready (e.g. no read permission)", async () => {
+    const workers = workerFactory("broken");
+    const warnings = await capturingWarnings(async () => {
+      await using hasher = testHasher({ createWorker: workers.createWorker });
+      const stored = await hasher.hash(PASSWORD);
+      deepStrictEqual(await hasher.verify(PASSWORD, stored), { ok: true, needsRehash: false });
+    });
+    deepStrictEqual(workers.started, ["broken"]);
+    strictEqual(warnings.length, 1);
+    match(warnings[0] ?? "", /cannot use a Worker \(.*stand-in Worker failed to start\)$/);
+  });
+});
+
+Deno.test("hashing Workers are reused, stop when idle, and stop at once on close()", async (t) => {
+  await t.step("reused while there is work", async () => {
+    const workers = workerFactory();
+    await using hasher = testHasher({ maxConcurrent: 1, createWorker: workers.createWorker });
+    for (let i = 0; i < 3; i++) await hasher.hash(PASSWORD);
+    deepStrictEqual(workers.started, ["real"]);
+  });
+
+  await t.step("stopped after workerIdleMs without work", async () => {
+    const workers = workerFactory();
+    const hasher = testHasher({ workerIdleMs: 20, createWorker: workers.createWorker });
+    await hasher.hash(PASSWORD);
+    ok(await eventually(() => workers.terminated.length === 1), "the idle Worker was not stopped");
+    // A later hash starts a new one.
+    await hasher.hash(PASSWORD);
+    deepStrictEqual(workers.started, ["real", "real"]);
+    await hasher.close();
+  });
+
+  await t.step("close() stops them, fails a running hash and refuses later ones", async () => {
+    const workers = workerFactory();
+    const hasher = createPasswordHasher({
+      params: SLOW_PARAMS,
+      workerIdleMs: 60_000,
+      createWorker: workers.createWorker,
+    });
+    await hasher.hash(PASSWORD);
+    const running = hasher.hash(PASSWORD);
+    // The job reaches the Worker a few microtasks later. Waiting for it by microtasks only, no
+    // reply can be read before close(): messages are taken in a later turn of the event loop.
+    for (let turn = 0; turn < 100 && workers.jobs() < 2; turn++) await Promise.resolve();
+    strictEqual(workers.jobs(), 2, "the second job was not sent within 100 microtasks");
+    await hasher.close();
+    deepStrictEqual(workers.terminated, ["real"]);
+    await rejects(running, {
+      message: "Password hashing stopped: the password hasher was closed",
+    });
+    await rejects(hasher.hash(PASSWORD), {
+      message: "Cannot hash password: the password hasher is closed",
+    });
+    deepStrictEqual(hasher.stats(), { active: 0, queued: 0 });
+  });
+});
+
+Deno.test("a process that hashed exits on its own once its Workers are idle", async () => {
+  const script = `
+    import { createPasswordHasher, TEST_SCRYPT_PARAMS } from ${
+    JSON.stringify(new URL("../src/passwords.ts", import.meta.url).href)
+  };
+    const hasher = createPasswordHasher({ params: TEST_SCRYPT_PARAMS, workerIdleMs: 50 });
+    console.log((await hasher.verify("x".repeat(8), await hasher.hash("x".repeat(8)))).ok);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Bounded: a process kept alive by its Workers is killed after 30 s and fails the test.
+  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    const { code, stdout, stderr } = await child.output();
+    strictEqual(new TextDecoder().decode(stderr), "");
+    strictEqual(code, 0);
+    strictEqual(new TextDecoder().decode(stdout), "true\n");
+  } finally {
+    clearTimeout(guard);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Older, cheaper hashes (issue 18): a wrong password is not answered faster than an unknown user
+
+const CURRENT_PARAMS: ScryptParams = { ...TEST_SCRYPT_PARAMS, N: 2 ** 14 };
+
+Deno.test("verify() of a wrong password against a cheaper stored hash also does the dummy work", async (t) => {
+  const old = await testHasher().hash(PASSWORD); // N=2^10, 16 times cheaper than CURRENT_PARAMS
+
+  await t.step("in a hashing slot of its own", async () => {
+    await using hasher = testHasher({ params: CURRENT_PARAMS, maxConcurrent: 2, maxQueue: 0 });
+    const checking = hasher.verify("wrong password", old);
+    try {
+      // Both derivations hold a slot: the padding counts against the limit like any hash.
+      deepStrictEqual(hasher.stats(), { active: 2, queued: 0 });
+      await rejects(hasher.verifyDummy(PASSWORD), HashBusyError);
+    } finally {
+      deepStrictEqual(await checking, { ok: false, needsRehash: false });
+    }
+    // Not for a hash at today's parameters, nor a costlier one.
+    const current = await hasher.hash(PASSWORD);
+    const running = hasher.verify("wrong password", current);
+    deepStrictEqual(hasher.stats(), { active: 1, queued: 0 });
+    await running;
+  });
+
+  await t.step("so it takes about as long as verifyDummy()", async () => {
+    await using hasher = testHasher({ params: CURRENT_PARAMS, maxConcurrent: 2 });
+    // Both Workers started before timing.
+    await Promise.all([hasher.verifyDummy(PASSWORD), hasher.verifyDummy(PASSWORD)]);
+    let wrongMs = 0;
+    let dummyMs = 0;
+    // Interleaved, and summed over several runs, so a slow moment weighs on both alike.
+    for (let run = 0; run < 8; run++) {
+      let started = performance.now();
+      deepStrictEqual(await hasher.verify("wrong password", old), {
+        ok: false,
+        needsRehash: false,
+      });
+      wrongMs += performance.now() - started;
+      started = performance.now();
+      await hasher.verifyDummy("wrong password");
+      dummyMs += performance.now() - started;
+    }
+    // Without the padding the ratio is about 1/16, the cost ratio of the parameters.
+    ok(
+      wrongMs >= 0.8 * dummyMs,
+      `wrong password against the old hash: ${wrongMs.toFixed(0)} ms, unknown user: ${
+        dummyMs.toFixed(0)
+      } ms`,
+    );
+  });
+
+  await t.step("a right password still verifies and asks for a rehash", async () => {
+    await using hasher = testHasher({ params: CURRENT_PARAMS });
+    deepStrictEqual(await hasher.verify(PASSWORD, old), { ok: true, needsRehash: true });
+  });
 });

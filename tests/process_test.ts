@@ -9,8 +9,13 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import {
   addUser,
   browserHeaders,
+  descendantsOf,
+  freePort,
+  isRunning,
   login,
   type LoginOutcome,
+  PROJECT_ROOT,
+  runTask,
   type ServerProcess,
   sessionCookieOf,
   sleep,
@@ -173,12 +178,14 @@ Deno.test({
       `kill -9 with ${inFlightAtKill} of ${LOGINS} logins in flight: ` +
         `${succeeded.length} x 303, ` +
         `${outcomes.filter((o) => o.status === 503).length} x 503 (hash limiter), ` +
+        `${outcomes.filter((o) => o.status === 429).length} x 429 (two in flight per address), ` +
         `${outcomes.filter((o) => o.status === 0).length} cut off by the crash`,
     );
     ok(inFlightAtKill > 0, "some logins were still in flight when the server was killed");
     ok(succeeded.length > 0);
     for (const outcome of outcomes) {
-      ok([303, 503, 0].includes(outcome.status), `unexpected status ${outcome.status}`);
+      // 429: one address may have only two sign-ins in flight per worker (src/login_throttle.ts).
+      ok([303, 429, 503, 0].includes(outcome.status), `unexpected status ${outcome.status}`);
     }
 
     await using restarted = await startServer({ kvPath: kv.path, env: HTTP_COOKIES });
@@ -208,6 +215,7 @@ Deno.test({
       error?: string;
     };
     const results: Promise<Result>[] = [];
+    const finished: Result[] = [];
     const run = (label: string, send: () => Promise<Response>): Promise<Result> => {
       const startedAt = performance.now();
       const result = send().then(
@@ -229,7 +237,10 @@ Deno.test({
           status: 0,
           error: String(error),
         }),
-      );
+      ).then((result: Result) => {
+        finished.push(result);
+        return result;
+      });
       results.push(result);
       return result;
     };
@@ -299,7 +310,21 @@ Deno.test({
         }
       });
 
-      await sleep(400);
+      // Signal as soon as the load is surely under way (8 cheap requests sent at least 100 ms
+      // earlier were answered) while the sign-ins still wait for their hash, rather than after a
+      // fixed sleep: too short on a loaded machine, longer than a hash on a fast one.
+      const underWay = () =>
+        finished.filter((r) => r.label !== "POST /login" && r.startedAt <= performance.now() - 100)
+          .length >= 8;
+      for (const deadline = Date.now() + 10_000; !underWay();) {
+        ok(Date.now() < deadline, "the load did not get going within 10 s");
+        await sleep(5);
+      }
+      deepStrictEqual(
+        finished.filter((r) => r.label === "POST /login"),
+        [],
+        "both sign-ins must still be hashing at the signal",
+      );
       signalAt = performance.now();
       const exiting = server.terminate("SIGTERM", 20_000);
       loading = false;
@@ -465,5 +490,253 @@ Deno.test({
     }
 
     await Promise.all([idleScenario(), activeScenario()]);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Settings of the tasks: the address (PORT, HOSTNAME), a KV file anywhere, and what a bad one does.
+
+/** A temporary folder outside the project, removed with everything in it on dispose. */
+async function scratchFolder(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "deno_shop_process_" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** Asserts `text` holds nothing but `line` (once per `deno serve` worker at most), no trace. */
+function assertOnlyLine(text: string, line: string, workers = 1): void {
+  const lines = text.split("\n").map((l) => l.replace(/^\[serve-worker-\d+\s*\] /, ""))
+    .filter((l) => l.trim() !== "");
+  ok(lines.length >= 1 && lines.length <= workers, `one line expected:\n${text}`);
+  for (const printed of lines) strictEqual(printed, line, text);
+}
+
+Deno.test({
+  name: "deno task start listens on PORT and HOSTNAME",
+  ignore: !LINUX,
+  async fn() {
+    await using kv = tempKvFile();
+    const port = freePort();
+    // startServer sets PORT=port and HOSTNAME=127.0.0.1, nothing else about the address.
+    await using server = await startServer({ kvPath: kv.path, port });
+    strictEqual(server.port, port);
+    match(server.output(), new RegExp(`Listening on http://127\\.0\\.0\\.1:${port}/`));
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    strictEqual(health.status, 200);
+    await health.body?.cancel();
+  },
+});
+
+Deno.test({
+  name: "deno task start still listens where DENO_SERVE_ADDRESS says",
+  ignore: !LINUX,
+  async fn() {
+    await using kv = tempKvFile();
+    await using server = await startServer({ kvPath: kv.path, address: "DENO_SERVE_ADDRESS" });
+    match(server.output(), new RegExp(`Listening on http://127\\.0\\.0\\.1:${server.port}/`));
+  },
+});
+
+Deno.test({
+  name: "deno task start and user:add stop with one line naming a bad PORT or HOSTNAME",
+  ignore: !LINUX,
+  async fn(t) {
+    const cases: [string, Record<string, string>, string][] = [
+      [
+        "PORT",
+        { PORT: "eighty" },
+        'Invalid setting PORT: "eighty" is not a port number from 0 to 65535',
+      ],
+      [
+        "PORT",
+        { PORT: "70000" },
+        'Invalid setting PORT: "70000" is not a port number from 0 to 65535',
+      ],
+      [
+        "HOSTNAME",
+        { HOSTNAME: "0.0.0.0 --allow-all" },
+        'Invalid setting HOSTNAME: "0.0.0.0 --allow-all" is not a host name or IP address',
+      ],
+    ];
+    for (const [name, env, line] of cases) {
+      await t.step(`start: ${name}=${JSON.stringify(Object.values(env)[0])}`, async () => {
+        const run = await runTask("start", [], { ...env, KV_PATH: ":memory:" });
+        strictEqual(run.code, 1, run.stderr);
+        assertOnlyLine(run.stderr, line);
+        strictEqual(run.stdout, "");
+      });
+    }
+    await t.step("user:add: PORT", async () => {
+      const run = await runTask("user:add", ["alice"], { PORT: "eighty", KV_PATH: ":memory:" });
+      strictEqual(run.code, 1);
+      assertOnlyLine(run.stderr, cases[0]![2]);
+    });
+  },
+});
+
+Deno.test({
+  name: "deno task start and user:add use a KV file outside data/ (its folder created)",
+  ignore: !LINUX,
+  async fn() {
+    await using scratch = await scratchFolder();
+    // A folder that does not exist yet, as /var/lib/shop on a fresh machine.
+    await using kv = tempKvFile(`${scratch.path}/var/lib/shop`);
+    await addUser(kv.path, "alice", PASSWORD, "Alice");
+    await using server = await startServer({ kvPath: kv.path, env: HTTP_COOKIES });
+    const signedIn = await login(server.origin, "alice", PASSWORD, "sid");
+    strictEqual(signedIn.status, 303, server.output());
+    const me = await whoAmI(server.origin, cookie(signedIn.token!));
+    deepStrictEqual([me.status, me.body.displayName], [200, "Alice"]);
+    ok((await Deno.stat(kv.path)).isFile);
+    ok(!server.output().includes("NotCapable"), server.output());
+  },
+});
+
+Deno.test({
+  name: "deno task start and user:add stop with one line for a KV_PATH they cannot use",
+  ignore: !LINUX,
+  async fn(t) {
+    await using scratch = await scratchFolder();
+    // A file where a folder should be: no mkdir can succeed, not even as root.
+    await Deno.writeTextFile(`${scratch.path}/plain-file`, "not a folder\n");
+    const underFile = `${scratch.path}/plain-file/shop/store.sqlite3`;
+    const notKv = `${scratch.path}/notes.sqlite3`;
+    await Deno.writeTextFile(notKv, "These are notes, not a database.\n".repeat(200));
+    const cases: [string, string, string, number][] = [
+      [
+        "a folder that cannot be created",
+        underFile,
+        `Invalid setting KV_PATH: cannot create the folder of ${JSON.stringify(underFile)}: ` +
+        `Not a directory (os error 20): mkdir '${scratch.path}/plain-file/shop'; create it, ` +
+        "or point KV_PATH at a folder that can hold the database",
+        2,
+      ],
+      [
+        "a file that is not a KV database",
+        notKv,
+        `Invalid setting KV_PATH: cannot open ${JSON.stringify(notKv)} as a Deno KV database ` +
+        "(file is not a database); point KV_PATH at a Deno KV file, or at a new file name in " +
+        "a folder this process may write",
+        2,
+      ],
+      [
+        "the project folder itself",
+        "store.sqlite3",
+        'Invalid setting KV_PATH: "store.sqlite3" is not in a folder of its own: the deno tasks ' +
+        "grant write access to the KV file's folder, here " +
+        `${PROJECT_ROOT.replace(/\/$/, "")}, which holds the server's code; use a folder such ` +
+        "as data/ (the default) or /var/lib/shop/",
+        1,
+      ],
+    ];
+    for (const [name, kvPath, line, workers] of cases) {
+      await t.step(`start: ${name}`, async () => {
+        const run = await runTask("start", [], { KV_PATH: kvPath, PORT: String(freePort()) });
+        strictEqual(run.code, 1, run.stderr);
+        // Opening KV happens in each deno serve worker; at most each prints the line.
+        assertOnlyLine(run.stderr, line, workers);
+      });
+      await t.step(`user:add: ${name}`, async () => {
+        const run = await runTask("user:add", ["alice"], { KV_PATH: kvPath }, `${PASSWORD}\n`);
+        strictEqual(run.code, 1, run.stderr);
+        assertOnlyLine(run.stderr, line);
+      });
+    }
+    strictEqual(await Deno.readTextFile(notKv), "These are notes, not a database.\n".repeat(200));
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// deno task dev: it restarts on a change and exits on a signal.
+
+/** Everything below the task is gone (no orphan server or watcher). */
+async function assertNoneRunning(pids: number[], output: string): Promise<void> {
+  for (const pid of pids) ok(!await isRunning(pid), `process ${pid} outlived the task:\n${output}`);
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test({
+    name: `deno task dev exits after a clean shutdown on ${signal}`,
+    ignore: !LINUX,
+    async fn() {
+      await using kv = tempKvFile();
+      const dev = await startServer({ kvPath: kv.path, task: "dev" });
+      try {
+        const below = await descendantsOf(dev.taskPid);
+        ok(below.includes(dev.serverPid), `${below} holds the server ${dev.serverPid}`);
+        // terminate() throws when the task is still running 15 s after the signal.
+        const status = await dev.terminate(signal, 15_000);
+        strictEqual(status.code, 0, dev.output());
+        const messages = dev.logs().map((line) => line.message);
+        deepStrictEqual(messages.slice(-3), ["shutting down", "server stopped", "KV closed"]);
+        await assertNoneRunning(below, dev.output());
+      } finally {
+        await dev.stop();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "deno task dev restarts the server when a watched file changes",
+  ignore: !LINUX,
+  async fn() {
+    await using kv = tempKvFile();
+    // A scratch folder under data/ stands in for src/: editing real sources would disturb others.
+    const watched = `data/test-dev-watch-${crypto.randomUUID()}`;
+    await Deno.mkdir(`${PROJECT_ROOT}${watched}`, { recursive: true });
+    let started: ServerProcess | undefined;
+    try {
+      const dev = started = await startServer({
+        kvPath: kv.path,
+        task: "dev",
+        args: [`--watch=${watched}`],
+      });
+      const first = dev.serverPid;
+      await Deno.writeTextFile(`${PROJECT_ROOT}${watched}/module.ts`, "export {};\n");
+      const listening = () => dev.logs().filter((line) => line.message === "listening");
+      for (const deadline = Date.now() + 20_000; listening().length < 2;) {
+        ok(Date.now() < deadline, `no restart:\n${dev.output()}`);
+        await sleep(50);
+      }
+      const second = listening()[1]!.pid as number;
+      ok(second !== first, dev.output());
+      ok(!await isRunning(first), "the first server exited");
+      const messages = dev.logs().map((line) => line.message).filter((m) => m !== "request");
+      deepStrictEqual(messages.slice(0, 4), [
+        "listening",
+        "shutting down",
+        "server stopped",
+        "KV closed",
+      ]);
+      const health = await fetch(`${dev.origin}/healthz`);
+      strictEqual(health.status, 200);
+      await health.body?.cancel();
+      strictEqual((await dev.terminate("SIGTERM")).code, 0, dev.output());
+    } finally {
+      await started?.stop();
+      await Deno.remove(`${PROJECT_ROOT}${watched}`, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "deno task dev: the server stops when its watcher dies (kill -9)",
+  ignore: !LINUX,
+  async fn() {
+    await using kv = tempKvFile();
+    const dev = await startServer({ kvPath: kv.path, task: "dev" });
+    try {
+      // The task's child: scripts/dev.ts, the server's parent.
+      const [watcher] = await descendantsOf(dev.taskPid);
+      ok(watcher !== undefined && watcher !== dev.serverPid);
+      Deno.kill(watcher, "SIGKILL");
+      for (const deadline = Date.now() + 15_000; await isRunning(dev.serverPid);) {
+        ok(Date.now() < deadline, `the server outlived its watcher:\n${dev.output()}`);
+        await sleep(50);
+      }
+      ok(dev.logs().some((line) => line.message === "KV closed"), dev.output());
+    } finally {
+      await dev.stop();
+    }
   },
 });

@@ -1,5 +1,7 @@
-import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { MAX_BODY_BYTES } from "../src/app.ts";
+import { formatLogLine } from "../src/logger.ts";
+import { bodyDeadline } from "../src/middleware/body_deadline.ts";
 import { CONTENT_SECURITY_POLICY } from "../src/middleware/security_headers.ts";
 import { createPasswordHasher, type PasswordHasher, TEST_SCRYPT_PARAMS } from "../src/passwords.ts";
 import { hashToken } from "../src/sessions.ts";
@@ -141,6 +143,49 @@ Deno.test("Same-origin unsafe requests are accepted", async (t) => {
         await response.body?.cancel();
         strictEqual(response.status, 303);
         ok(setCookieValue(response, "sid"));
+      });
+    }
+  } finally {
+    app.close();
+  }
+});
+
+Deno.test("With PUBLIC_ORIGIN set, Origin must match it, not the Host the request carries", async (t) => {
+  // The app is reached at http://localhost (as a proxy's upstream would be), browsers at the
+  // public origin.
+  const publicOrigin = "https://shop.example.com";
+  const app = await createTestApp({ config: { publicOrigin } });
+  try {
+    await signUp(app);
+    const cases: [string, Record<string, string>, number][] = [
+      ["Origin of the Host, not the public origin", { Origin: ORIGIN }, 403],
+      [
+        "Origin of the Host with a matching Host header",
+        { Origin: ORIGIN, Host: "localhost" },
+        403,
+      ],
+      ["the public origin over http", { Origin: "http://shop.example.com" }, 403],
+      ["a sibling of the public origin", { Origin: "https://evil.example.com" }, 403],
+      ["the public origin", { Origin: publicOrigin }, 303],
+      ["Sec-Fetch-Site: same-origin still decides", { "Sec-Fetch-Site": "same-origin" }, 303],
+      ["Sec-Fetch-Site: cross-site with the public origin", {
+        "Sec-Fetch-Site": "cross-site",
+        Origin: publicOrigin,
+      }, 403],
+    ];
+    for (const [name, headers, status] of cases) {
+      await t.step(name, async () => {
+        const response = await rawRequest(app, "/login", {
+          method: "POST",
+          headers: { ...headers, "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ username: "alice", password: PASSWORD }).toString(),
+        });
+        const body = await response.text();
+        strictEqual(response.status, status);
+        if (status === 403) {
+          ok(body.includes("This request came from another site and was refused."));
+          deepStrictEqual(response.headers.getSetCookie(), []);
+        } else ok(setCookieValue(response, "sid"));
       });
     }
   } finally {
@@ -369,6 +414,169 @@ Deno.test("Request bodies over 64 KiB are refused with 413", async (t) => {
     });
     strictEqual(errorLines(app).length, 0);
   } finally {
+    app.close();
+  }
+});
+
+/** A body that sends `text` and then nothing, never ending: a slow-body attack. */
+function stalled(text: string): { body: ReadableStream<Uint8Array>; cancelled: Promise<unknown> } {
+  const { promise: cancelled, resolve } = Promise.withResolvers<unknown>();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text));
+    },
+    cancel: resolve,
+  });
+  return { body, cancelled };
+}
+
+/** `promise`, or a failure after 5 s: a stalled body must not hang a failing run. */
+async function bounded<T>(promise: Promise<T>, label: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: no answer within 5 s`)), 5_000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("A request body that stops arriving gets 408 once the body deadline passes", async (t) => {
+  // Signed up through an app with the default deadline, so no complete body here can ever meet
+  // the 20 ms one on a busy machine; the short-deadline app shares its KV.
+  const setup = await createTestApp();
+  const app = await createTestApp({ kv: setup.kv, bodyTimeoutMs: 20 });
+  try {
+    const token = await signUp(setup);
+    const formType = { "Content-Type": "application/x-www-form-urlencoded" };
+    await t.step("a form with Content-Length (read by the route)", async () => {
+      for (const path of ["/login", "/signup", "/cart"]) {
+        const { body, cancelled } = stalled("username=alice&pass");
+        const response = await bounded(
+          app.request(path, {
+            method: "POST",
+            headers: { ...formType, "Content-Length": "100", Cookie: `sid=${token}` },
+            body,
+          }),
+          path,
+        );
+        const page = await response.text();
+        strictEqual(response.status, 408, path);
+        ok(page.includes("The request body took too long to arrive."), path);
+        ok(
+          await bounded(cancelled, path) instanceof Error,
+          `${path}: the body stream is cancelled`,
+        );
+      }
+    });
+    await t.step("a streamed form without Content-Length (read by the size limit)", async () => {
+      const { body, cancelled } = stalled("username=alice&pass");
+      const response = await bounded(
+        app.request("/login", { method: "POST", headers: formType, body }),
+        "/login",
+      );
+      await response.body?.cancel();
+      strictEqual(response.status, 408);
+      await bounded(cancelled, "the body stream is cancelled");
+    });
+    await t.step("JSON under /api/ gets a JSON 408", async () => {
+      const { body, cancelled } = stalled('{"productId":');
+      const response = await bounded(
+        app.request("/api/cart", {
+          method: "POST",
+          headers: {
+            "Content-Type": "application/json",
+            "Content-Length": "50",
+            Cookie: `sid=${token}`,
+          },
+          body,
+        }),
+        "/api/cart",
+      );
+      strictEqual(response.status, 408);
+      deepStrictEqual(await response.json(), {
+        error: "request_timeout",
+        message: "The request body took too long to arrive.",
+      });
+      await bounded(cancelled, "the body stream is cancelled");
+    });
+    strictEqual(errorLines(app).length, 0);
+  } finally {
+    setup.close(); // closes the shared KV
+  }
+});
+
+/**
+ * Writes `request` on a new connection to 127.0.0.1:`port` and reads until one whole response
+ * (head and Content-Length body) has arrived, the server closes, or `boundMs` passes; then
+ * closes the connection. The client never sends the rest of its body nor half-closes.
+ */
+async function firstResponse(port: number, request: string, boundMs: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), boundMs);
+  let text = "";
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(16 * 1024);
+    for (;;) {
+      const count = await conn.read(buffer).catch(() => null);
+      if (count === null) break; // closed by the server, or by our bound
+      text += decoder.decode(buffer.subarray(0, count), { stream: true });
+      const headEnd = text.indexOf("\r\n\r\n");
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? NaN);
+      const bodyBytes = new TextEncoder().encode(text.slice(headEnd + 4)).length;
+      if (headEnd !== -1 && bodyBytes >= length) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the bound.
+    }
+  }
+  return text;
+}
+
+Deno.test("bodyDeadline() refuses a deadline that is not a positive number", () => {
+  for (const timeoutMs of [0, -1, NaN, Infinity]) {
+    throws(() => bodyDeadline({ timeoutMs }), RangeError, String(timeoutMs));
+  }
+});
+
+Deno.test("Deno.serve: a half-sent body is answered 408 once the body deadline passes", async (t) => {
+  const app = await createTestApp({ bodyTimeoutMs: 50 });
+  const controller = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen: resolve },
+    app.app.fetch,
+  );
+  try {
+    const { port } = await listening;
+    const head = (framing: string) =>
+      `POST /login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nSec-Fetch-Site: same-origin\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\n${framing}\r\n\r\n`;
+    const cases: [string, string][] = [
+      ["Content-Length, half the body", `${head("Content-Length: 1000")}username=alice&pass`],
+      ["chunked, half a chunk", `${head("Transfer-Encoding: chunked")}3e8\r\nusername=alice&pass`],
+    ];
+    for (const [name, request] of cases) {
+      await t.step(name, async () => {
+        // Only the server's deadline (50 ms) can produce an answer here; the 5 s bound only
+        // keeps a failing run from hanging.
+        const text = await firstResponse(port, request, 5_000);
+        match(text, /^HTTP\/1\.1 408 /);
+        match(text, /\r\nconnection: close\r\n/i);
+        ok(text.includes("The request body took too long to arrive."));
+      });
+    }
+  } finally {
+    controller.abort();
+    await server.finished;
     app.close();
   }
 });
@@ -725,6 +933,105 @@ Deno.test("No token, password or hash reaches a log line", async () => {
   }
 });
 
+Deno.test("A client's X-Request-Id is never adopted: every request gets an id of ours", async (t) => {
+  const app = await createTestApp();
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const accessLine = (requestId: string | null) =>
+    app.logger.lines.find((line) => line.message === "request" && line.requestId === requestId);
+  try {
+    await t.step("a well-formed client id is logged beside ours, never as ours", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const response = await app.request("/products", {
+          headers: { "X-Request-Id": "client-chosen-id" },
+        });
+        await response.body?.cancel();
+        const id = response.headers.get("X-Request-Id") ?? "";
+        match(id, uuid);
+        ids.push(id);
+        const line = accessLine(id);
+        ok(line, `an access line for ${id}`);
+        strictEqual(line.clientRequestId, "client-chosen-id");
+      }
+      ok(ids[0] !== ids[1], "two requests with one client id get two ids");
+      ok(!app.logger.lines.some((line) => line.requestId === "client-chosen-id"));
+    });
+    await t.step("a malformed client id is not logged at all", async () => {
+      for (const sent of ['x"y', "a b", "x".repeat(129), "é", "id;drop", "<script>"]) {
+        const response = await app.request("/products", { headers: { "X-Request-Id": sent } });
+        await response.body?.cancel();
+        const id = response.headers.get("X-Request-Id");
+        match(id ?? "", uuid);
+        const line = accessLine(id);
+        ok(line, `an access line for ${sent}`);
+        ok(!("clientRequestId" in line) || line.clientRequestId === undefined, sent);
+      }
+    });
+    await t.step("the id of a bug's log line and 500 page is ours", async () => {
+      const broken = await createTestApp({ hasher: throwingHasher("hasher exploded") });
+      try {
+        await signUp(broken);
+        const response = await broken.request("/login", {
+          ...form({ username: "alice", password: PASSWORD }),
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Request-Id": "forged-id",
+          },
+        });
+        const body = await response.text();
+        strictEqual(response.status, 500);
+        const id = response.headers.get("X-Request-Id") ?? "";
+        match(id, uuid);
+        ok(body.includes(id));
+        ok(!body.includes("forged-id"));
+        strictEqual(errorLines(broken)[0]?.requestId, id);
+      } finally {
+        broken.close();
+      }
+    });
+  } finally {
+    app.close();
+  }
+});
+
+Deno.test("Access log lines cannot be forged or disguised through the request path", async () => {
+  const app = await createTestApp();
+  // Every character some viewer treats as a line break (Python's str.splitlines() set).
+  // deno-lint-ignore no-control-regex
+  const lineBreaks = /[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/;
+  try {
+    const cases: [string, string][] = [
+      ["/a%0A%7B%22level%22:%22error%22%7D", '/a%0A{"level":"error"}'],
+      ["/a%0D%0Ab", "/a%0D%0Ab"],
+      ["/a%E2%80%A8b%E2%80%A9c", "/a%E2%80%A8b%E2%80%A9c"],
+      ["/a%C2%85b", "/a%C2%85b"],
+      ["/a%0B%0C%1C%1D%1Eb", "/a%0B%0C%1C%1D%1Eb"],
+      ["/%1B%5B31mred", "/%1B[31mred"],
+      ["/a%C2%9B31mb", "/a%C2%9B31mb"],
+      ["/admin%E2%80%AEtxt.exe", "/admin%E2%80%AEtxt.exe"],
+      ["/a%E2%81%A6b%E2%81%A9", "/a%E2%81%A6b%E2%81%A9"],
+      ["/a%E2%80%8Bb", "/a%E2%80%8Bb"],
+      ["/caf%C3%A9/%F0%9F%8D%AA", "/café/🍪"],
+      // Cut at 200 characters between the halves of a surrogate pair.
+      [`/${"x".repeat(198)}%F0%9F%8D%AA`, `/${"x".repeat(198)}\uFFFD`],
+    ];
+    for (const [target, logged] of cases) {
+      const response = await app.request(target);
+      await response.body?.cancel();
+      const id = response.headers.get("X-Request-Id");
+      const line = app.logger.lines.find((l) => l.message === "request" && l.requestId === id);
+      ok(line, target);
+      strictEqual(line.path, logged, target);
+      const { level: _level, message, ...fields } = line;
+      const text = formatLogLine(0, "info", message, fields);
+      ok(!lineBreaks.test(text), `${target} gives one line`);
+      strictEqual(JSON.parse(text).path, logged, target);
+    }
+  } finally {
+    app.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Static files
 
@@ -800,11 +1107,16 @@ Deno.test("POST /login answers 503 with Retry-After when password hashing is sat
     await signUp(app);
 
     await t.step("several sign-ins at once: one hashes, the rest are refused", async () => {
+      // From eight addresses: one address may have only two sign-ins in flight (429 beyond).
       const responses = await Promise.all(
-        Array.from(
-          { length: 8 },
-          () => app.request("/login", form({ username: "alice", password: PASSWORD })),
-        ),
+        Array.from({ length: 8 }, (_, i) => {
+          const init = form({ username: "alice", password: PASSWORD });
+          const headers = new Headers(init.headers);
+          headers.set("Sec-Fetch-Site", "same-origin");
+          return app.app.request(new URL("/login", ORIGIN).href, { ...init, headers }, {
+            remoteAddr: { hostname: `192.0.2.${i + 1}` },
+          });
+        }),
       );
       const bodies = await Promise.all(responses.map(text));
       const statuses = responses.map((r) => r.status);

@@ -20,7 +20,7 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
   routes.use("/account", requireAuth());
   routes.use("/account/*", requireAuth());
 
-  async function render(c: Context<AppEnv>, status: 200 | 400 | 401 | 429, error?: string) {
+  async function render(c: Context<AppEnv>, status: 200 | 400 | 401 | 409 | 429, error?: string) {
     const session = c.get("session")!;
     const list = await sessions.list(session.userId);
     const page = { user: session.data.user, flash: c.get("flash") };
@@ -66,6 +66,7 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
     const result = await auth.changePassword({
       token: c.get("sessionToken")!,
       session: c.get("session")!,
+      basis: c.get("sessionRead"),
       currentPassword: form.currentPassword ?? "",
       newPassword: form.newPassword ?? "",
       address: clientAddress(c.req.raw, c.env?.remoteAddr?.hostname, config.trustProxyHeader),
@@ -88,6 +89,12 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
         return render(c, 401, "Your current password is not correct.");
       case "invalid-new":
         return render(c, 400, result.message);
+      case "conflict":
+        return render(
+          c,
+          409,
+          "Your password was not changed: your account changed at the same time. Please try again.",
+        );
       case "session-gone":
         cookie.clear(c.res.headers);
         return c.redirect("/login", 303);

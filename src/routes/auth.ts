@@ -8,6 +8,7 @@ import type { AppEnv } from "../app_env.ts";
 import { INVALID_CREDENTIALS_MESSAGE } from "../auth.ts";
 import { clientAddress } from "../client_address.ts";
 import { setNotice, takeNotice } from "../flash_cookie.ts";
+import { TooManyAttemptsError } from "../login_throttle.ts";
 import { safeRedirectPath } from "../redirect_target.ts";
 import type { Services } from "../services.ts";
 import { describeUserAgent } from "../user_agent.ts";
@@ -77,16 +78,22 @@ export function authRoutes(services: Services): Hono<AppEnv> {
         username,
         displayName,
         password: form.password ?? "",
+        address: clientAddress(c.req.raw, c.env?.remoteAddr?.hostname, config.trustProxyHeader),
         userAgent: describeUserAgent(c.req.header("User-Agent")),
       });
       await sessions.destroy(c.get("sessionToken"));
       cookie.set(c.res.headers, created.token, created.maxAgeSeconds);
       return c.redirect("/dashboard", 303);
     } catch (error) {
+      if (error instanceof TooManyAttemptsError) {
+        c.header("Retry-After", String(error.retryAfterSeconds));
+      }
       const status = error instanceof UsernameTakenError
         ? 409
         : error instanceof InvalidUserInputError
         ? 400
+        : error instanceof TooManyAttemptsError
+        ? 429
         : 0;
       if (status === 0) throw error;
       const message = (error as Error).message;
