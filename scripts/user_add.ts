@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { createPasswordHasher, validatePassword } from "../src/passwords.ts";
-import { SessionStore, StaleCredentialsError } from "../src/sessions.ts";
+import { SessionStore, StaleCredentialsError } from "@kvsession/hono";
 import {
   InvalidUserInputError,
   parseDisplayName,

@@ -7,13 +7,19 @@
  *
  * @module
  */
+import {
+  KvBusyError,
+  sameOrigin,
+  SessionConflictError,
+  sessionMiddleware,
+  SessionTooLargeError,
+} from "@kvsession/hono";
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app_env.ts";
 import type { Config } from "./config.ts";
-import { KvBusyError } from "./kv_commit.ts";
 import { metaKey } from "./kv_keys.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import type { ThrottleLimits } from "./login_throttle.ts";
@@ -25,9 +31,7 @@ import {
   DEFAULT_BODY_TIMEOUT_MS,
 } from "./middleware/body_deadline.ts";
 import { requestId } from "./middleware/request_id.ts";
-import { sameOrigin } from "./middleware/same_origin.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
-import { loadSession } from "./middleware/session.ts";
 import { HashBusyError, type PasswordHasher } from "./passwords.ts";
 import { accountRoutes } from "./routes/account.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -36,8 +40,8 @@ import { pageRoutes } from "./routes/pages.ts";
 import { shopRoutes } from "./routes/shop.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { createServices, type Services } from "./services.ts";
-import { SessionConflictError, SessionTooLargeError } from "./sessions.ts";
 import type { StaticFiles } from "./static_files.ts";
+import { recordSessionOutcome } from "./telemetry.ts";
 import { errorPage } from "./views/error.ts";
 
 /** Everything the app needs from the outside world, passed in so tests can swap it. */
@@ -78,7 +82,7 @@ export interface BuiltApp {
 export function createApp(deps: AppDeps): BuiltApp {
   const logger = deps.logger ?? consoleLogger;
   const services = createServices(deps);
-  const { config, sessions, cookie } = services;
+  const { config, sessions } = services;
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
@@ -130,10 +134,27 @@ export function createApp(deps: AppDeps): BuiltApp {
     return bodyTimer(c, () => readLimitedBody(c, next) as Promise<void>);
   });
   app.use(sameOrigin({
-    onRejected: (c) => renderError(c, 403, "This request came from another site and was refused."),
-    publicOrigin: config.publicOrigin,
+    origin: config.publicOrigin,
+    onRejected: (c) =>
+      renderError(
+        c as Context<AppEnv>,
+        403,
+        "This request came from another site and was refused.",
+      ),
   }));
-  app.use(loadSession(sessions, cookie));
+  app.use(sessionMiddleware({
+    store: sessions,
+    secure: config.cookieSecure,
+    // Only a page can show a flash message: an API call or a form POST taking it would lose it
+    // before the page that the POST redirects to.
+    takeFlash: (c) => c.req.method === "GET" && !c.req.path.startsWith("/api/"),
+    onLookup: recordSessionOutcome,
+  }));
+  app.use(function currentUser(c, next) {
+    // The user snapshot taken at sign-in, so pages need no second KV read.
+    c.set("user", c.get("session")?.data.user ?? null);
+    return next();
+  });
 
   app.route("/", authRoutes(services));
   app.route("/", pageRoutes());

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { Flash, Session, SessionRead } from "./sessions.ts";
-import type { SessionOutcome } from "./telemetry.ts";
+import type { Session, SessionVariables } from "@kvsession/hono";
 
 /** The signed-in user as pages see it: no password hash, no credential data. */
 export type SessionUser = {
@@ -42,23 +41,11 @@ export type AppEnv = {
     /** Peer address, from `Deno.ServeHandlerInfo` (absent in `app.request()` tests). */
     remoteAddr?: { hostname?: string };
   };
-  Variables: {
+  /** The package's session variables (`session`, `sessionToken`, `flash`, ...) and ours. */
+  Variables: SessionVariables<AppSessionData> & {
     /** Our own id for the request (`middleware/request_id.ts`), never a client's. */
     requestId: string;
-    /** The live session, or null when signed out. */
-    session: AppSession | null;
-    /** The session token from the cookie, when it named a live session. */
-    sessionToken: string | undefined;
-    /**
-     * The live session as the store read it, for an update's `basis` (spares a read); it goes
-     * with `session`, so a handler that replaces one does not use the other.
-     */
-    sessionRead: SessionRead<AppSessionData> | undefined;
-    /** The signed-in user (set by `requireAuth`; `null` on public pages when signed out). */
+    /** The signed-in user from the session's snapshot; `null` when signed out. */
     user: SessionUser | null;
-    /** One-shot messages to render on this page. */
-    flash: Flash[];
-    /** How the session lookup went, for logs and traces. */
-    sessionOutcome: SessionOutcome;
   };
 };

@@ -16,7 +16,7 @@ import {
   type PasswordHasher,
   validatePassword,
 } from "./passwords.ts";
-import { type SessionRead, type SessionStore, StaleCredentialsError } from "./sessions.ts";
+import { type SessionRead, type SessionStore, StaleCredentialsError } from "@kvsession/hono";
 import {
   InvalidUserInputError,
   normalizeUsername,

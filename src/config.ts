@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { MAX_COOKIE_AGE_SECONDS } from "./cookies.ts";
+import { MAX_COOKIE_AGE_SECONDS } from "@kvsession/hono/cookies";
 import { defaultHashConcurrency } from "./passwords.ts";
 
 /** Validated server settings. */

@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { appendSetCookie, type CookieOptions, deleteCookie, getCookie } from "./cookies.ts";
+import {
+  appendSetCookie,
+  type CookieOptions,
+  deleteCookie,
+  getCookie,
+} from "@kvsession/hono/cookies";
 
 /** The notices a signed-out visitor can be shown. */
 export const NOTICES = {

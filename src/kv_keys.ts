@@ -1,11 +1,10 @@
 /**
- * Every Deno KV key the project writes, built in one place so the layout reads in one screen.
+ * Every Deno KV key the shop writes, built in one place so the layout reads in one screen. The
+ * session package (`@kvsession/hono`) keeps its own keys (`sessions`, `user_sessions`,
+ * `credential_versions`) to itself; nothing here may start with those.
  *
  * | key                                          | value                                  |
  * | -------------------------------------------- | -------------------------------------- |
- * | `["sessions", tokenHash]`                    | session record (never the token)       |
- * | `["user_sessions", userId, sessionId]`       | index entry pointing at the record     |
- * | `["credential_versions", userId]`            | the user's credential version (number) |
  * | `["users", userId]`                          | user record with password hash         |
  * | `["usernames", normalizedUsername]`          | userId, for unique usernames           |
  * | `["login_failures", "account", user, addr]`  | failed-login counter                   |
@@ -17,26 +16,6 @@
  *
  * @module
  */
-
-/** Session record, keyed by the SHA-256 hash of its token. */
-export function sessionKey(tokenHash: string): Deno.KvKey {
-  return ["sessions", tokenHash];
-}
-
-/** Prefix listing one user's sessions. */
-export function userSessionsPrefix(userId: string): Deno.KvKey {
-  return ["user_sessions", userId];
-}
-
-/** One entry of a user's session index, keyed by the session's public id. */
-export function userSessionKey(userId: string, sessionId: string): Deno.KvKey {
-  return ["user_sessions", userId, sessionId];
-}
-
-/** The user's credential version; bumping it ends the sessions made before. */
-export function credentialVersionKey(userId: string): Deno.KvKey {
-  return ["credential_versions", userId];
-}
 
 /** User record. */
 export function userKey(userId: string): Deno.KvKey {

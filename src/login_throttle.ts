@@ -35,7 +35,7 @@
  *
  * @module
  */
-import { backoff, commitWithRetry } from "./kv_commit.ts";
+import { backoff, commitWithRetry } from "@kvsession/hono";
 import {
   accountFailuresKey,
   accountTotalFailuresKey,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { commitWithRetry } from "./kv_commit.ts";
+import { commitWithRetry } from "@kvsession/hono";
 import { metaKey, productKey, PRODUCTS_PREFIX } from "./kv_keys.ts";
 
 /** One product of the catalogue. */

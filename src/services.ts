@@ -3,14 +3,13 @@
  *
  * @module
  */
+import { SessionStore } from "@kvsession/hono";
 import type { AppSessionData } from "./app_env.ts";
 import { AuthService } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { DEFAULT_THROTTLE_LIMITS, LoginThrottle, type ThrottleLimits } from "./login_throttle.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import { ProductCatalogue } from "./products.ts";
-import { type SessionCookie, sessionCookie } from "./session_cookie.ts";
-import { SessionStore } from "./sessions.ts";
 import { UserStore } from "./users.ts";
 
 /** Everything routes use. */
@@ -25,8 +24,6 @@ export interface Services {
   auth: AuthService;
   /** Products. */
   catalogue: ProductCatalogue;
-  /** The session cookie's name and attributes. */
-  cookie: SessionCookie;
   /** The password hasher sign-in and sign-up use (its `stats()` show the queue). */
   hasher: PasswordHasher;
 }
@@ -63,7 +60,6 @@ export function createServices(deps: ServiceDeps): Services {
     users,
     auth: new AuthService({ users, sessions, hasher, throttle }),
     catalogue: new ProductCatalogue(kv),
-    cookie: sessionCookie(config.cookieSecure),
     hasher,
   };
 }

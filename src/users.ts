@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { commitWithRetry } from "./kv_commit.ts";
+import { commitWithRetry } from "@kvsession/hono";
 import { userKey, usernameKey } from "./kv_keys.ts";
 
 /** A stored user. The password hash never leaves the server. */

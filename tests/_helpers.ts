@@ -11,7 +11,7 @@ import { memoryLogger } from "../src/logger.ts";
 import { createPasswordHasher, TEST_SCRYPT_PARAMS } from "../src/passwords.ts";
 import { seedCatalogue } from "../src/products.ts";
 import { loadStaticFiles, type StaticFiles } from "../src/static_files.ts";
-import { parseCookies } from "../src/cookies.ts";
+import { parseCookies } from "@kvsession/hono/cookies";
 
 /** A clock tests move by hand instead of sleeping. */
 export interface FakeClock {

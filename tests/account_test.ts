@@ -1,6 +1,5 @@
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { sessionKey } from "../src/kv_keys.ts";
-import { hashToken } from "../src/sessions.ts";
+import { hashToken } from "@kvsession/hono";
 import {
   createTestApp,
   form,
@@ -10,6 +9,9 @@ import {
   type TestApp,
   withSession,
 } from "./_helpers.ts";
+
+/** Where the session package keeps a record, as its documentation states (default key prefix). */
+const sessionKey = (tokenHash: string): Deno.KvKey => ["sessions", tokenHash];
 
 const PASSWORD = "correct horse battery";
 const NEW_PASSWORD = "a brand new passphrase";

@@ -2,7 +2,7 @@ import { deepStrictEqual, match, notStrictEqual, ok, strictEqual } from "node:as
 import { INVALID_CREDENTIALS_MESSAGE } from "../src/auth.ts";
 import { loadConfig } from "../src/config.ts";
 import { createPasswordHasher, type PasswordHasher, TEST_SCRYPT_PARAMS } from "../src/passwords.ts";
-import { generateToken } from "../src/sessions.ts";
+import { generateToken } from "@kvsession/hono";
 import type { User } from "../src/users.ts";
 import {
   createTestApp,

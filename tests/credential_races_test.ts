@@ -12,7 +12,7 @@ import {
   type ScryptParams,
   TEST_SCRYPT_PARAMS,
 } from "../src/passwords.ts";
-import { SessionStore, StaleCredentialsError } from "../src/sessions.ts";
+import { SessionStore, StaleCredentialsError } from "@kvsession/hono";
 import { type User, UserStore } from "../src/users.ts";
 import {
   createTestApp,

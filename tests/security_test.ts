@@ -4,7 +4,7 @@ import { formatLogLine } from "../src/logger.ts";
 import { bodyDeadline } from "../src/middleware/body_deadline.ts";
 import { CONTENT_SECURITY_POLICY } from "../src/middleware/security_headers.ts";
 import { createPasswordHasher, type PasswordHasher, TEST_SCRYPT_PARAMS } from "../src/passwords.ts";
-import { hashToken } from "../src/sessions.ts";
+import { hashToken } from "@kvsession/hono";
 import type { User } from "../src/users.ts";
 import {
   createTestApp,

@@ -10,7 +10,7 @@ import {
   MAX_SESSION_BYTES,
   SessionStore,
   SessionTooLargeError,
-} from "../src/sessions.ts";
+} from "@kvsession/hono";
 import { createTestApp, form, signUp, type TestApp, withSession } from "./_helpers.ts";
 
 const FORM_TYPE = { "Content-Type": "application/x-www-form-urlencoded" };

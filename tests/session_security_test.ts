@@ -6,7 +6,7 @@
  * @module
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { generateToken, hashToken } from "../src/sessions.ts";
+import { generateToken, hashToken } from "@kvsession/hono";
 import {
   createTestApp,
   form,

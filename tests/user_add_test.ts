@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createPasswordHasher, parseStoredHash } from "../src/passwords.ts";
-import { SessionStore } from "../src/sessions.ts";
+import { SessionStore } from "@kvsession/hono";
 import { type User, UserStore } from "../src/users.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -15,7 +15,7 @@ import { readForm } from "./request_body.ts";
 
 /** `GET /account` and its POST actions. */
 export function accountRoutes(services: Services): Hono<AppEnv> {
-  const { sessions, auth, cookie, config } = services;
+  const { sessions, auth, config } = services;
   const routes = new Hono<AppEnv>();
   routes.use("/account", requireAuth());
   routes.use("/account/*", requireAuth());
@@ -41,7 +41,7 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
     }
     const current = id === session.id;
     if (current) {
-      cookie.clear(c.res.headers);
+      c.get("sessionCookie").clear(c.res.headers);
       return c.redirect("/login", 303);
     }
     await sessions.addFlash(c.get("sessionToken"), {
@@ -72,7 +72,7 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
       address: clientAddress(c.req.raw, c.env?.remoteAddr?.hostname, config.trustProxyHeader),
     });
     if (result.ok) {
-      cookie.set(c.res.headers, result.token, result.maxAgeSeconds);
+      c.get("sessionCookie").set(c.res.headers, result.token, result.maxAgeSeconds);
       await sessions.addFlash(result.token, {
         kind: "info",
         text: `Password changed. ${result.endedSessions} other session${
@@ -96,7 +96,7 @@ export function accountRoutes(services: Services): Hono<AppEnv> {
           "Your password was not changed: your account changed at the same time. Please try again.",
         );
       case "session-gone":
-        cookie.clear(c.res.headers);
+        c.get("sessionCookie").clear(c.res.headers);
         return c.redirect("/login", 303);
     }
   });

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { endSession } from "@kvsession/hono";
 import { Hono } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import { INVALID_CREDENTIALS_MESSAGE } from "../auth.ts";
@@ -19,7 +20,7 @@ import { readForm } from "./request_body.ts";
 
 /** `GET/POST /login`, `POST /logout`, `GET/POST /signup`. */
 export function authRoutes(services: Services): Hono<AppEnv> {
-  const { auth, sessions, cookie, config } = services;
+  const { auth, sessions, config } = services;
   const routes = new Hono<AppEnv>();
 
   routes.get("/login", (c) => {
@@ -53,13 +54,12 @@ export function authRoutes(services: Services): Hono<AppEnv> {
     }
     // A second sign-in from the same browser ends the first session (ASVS 5.0 7.2.4).
     await sessions.destroy(c.get("sessionToken"));
-    cookie.set(c.res.headers, result.token, result.maxAgeSeconds);
+    c.get("sessionCookie").set(c.res.headers, result.token, result.maxAgeSeconds);
     return c.redirect(next, 303);
   });
 
   routes.post("/logout", async (c) => {
-    await sessions.destroy(c.get("sessionToken"));
-    cookie.clear(c.res.headers);
+    await endSession(c);
     setNotice(c.res.headers, "signed-out", config.cookieSecure);
     return c.redirect("/login", 303);
   });
@@ -82,7 +82,7 @@ export function authRoutes(services: Services): Hono<AppEnv> {
         userAgent: describeUserAgent(c.req.header("User-Agent")),
       });
       await sessions.destroy(c.get("sessionToken"));
-      cookie.set(c.res.headers, created.token, created.maxAgeSeconds);
+      c.get("sessionCookie").set(c.res.headers, created.token, created.maxAgeSeconds);
       return c.redirect("/dashboard", 303);
     } catch (error) {
       if (error instanceof TooManyAttemptsError) {

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import { countItems } from "../cart.ts";
 import { requireAuth } from "../middleware/require_auth.ts";
-import { expiresAt } from "../sessions.ts";
+import { expiresAt } from "@kvsession/hono";
 import { dashboardPage } from "../views/dashboard.ts";
 
 /** `GET /` and `GET /dashboard`. */

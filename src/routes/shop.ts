@@ -10,7 +10,7 @@ import { addToCart, CartLimitError, parseQuantity, removeFromCart } from "../car
 import { requireAuth } from "../middleware/require_auth.ts";
 import type { ProductCatalogue } from "../products.ts";
 import type { Services } from "../services.ts";
-import type { SessionRead } from "../sessions.ts";
+import type { SessionRead } from "@kvsession/hono";
 import { cartPage, type CartRow } from "../views/cart.ts";
 import { productsPage } from "../views/products.ts";
 import { readForm } from "./request_body.ts";

@@ -34,10 +34,33 @@ export interface CookieOptions {
   partitioned?: boolean;
 }
 
-/** RFC 6265bis 4.1.2.1 / 5.6: user agents cap Max-Age and Expires at 400 days. */
+/**
+ * RFC 6265bis 4.1.2.1 / 5.6: user agents cap Max-Age and Expires at 400 days, so a longer one
+ * is refused.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { MAX_COOKIE_AGE_SECONDS, serializeCookie } from "@kvsession/hono/cookies";
+ *
+ * serializeCookie("theme", "dark", { maxAge: MAX_COOKIE_AGE_SECONDS });
+ * throws(() => serializeCookie("theme", "dark", { maxAge: MAX_COOKIE_AGE_SECONDS + 1 }));
+ * ```
+ */
 export const MAX_COOKIE_AGE_SECONDS = 400 * 24 * 60 * 60;
 
-/** RFC 6265bis 5.6: user agents ignore a cookie whose name plus value exceeds 4096 bytes. */
+/**
+ * RFC 6265bis 5.6: user agents ignore a cookie whose name plus value exceeds 4096 bytes, so a
+ * longer one is refused.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { MAX_NAME_VALUE_BYTES, serializeCookie } from "@kvsession/hono/cookies";
+ *
+ * throws(() => serializeCookie("big", "x".repeat(MAX_NAME_VALUE_BYTES)));
+ * ```
+ */
 export const MAX_NAME_VALUE_BYTES = 4096;
 
 /** RFC 6265bis 5.6: user agents ignore an attribute value longer than 1024 bytes. */

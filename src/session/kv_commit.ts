@@ -18,7 +18,19 @@ export interface LockRetryOptions {
   maxDelayMs?: number;
 }
 
-/** Thrown when the database stayed locked through every attempt. */
+/**
+ * Thrown when the database stayed locked (another process holds the KV file) through every
+ * attempt; nothing was written. Answer it with 503 and `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { KvBusyError } from "@kvsession/hono";
+ *
+ * const error: unknown = new KvBusyError(5);
+ * strictEqual(error instanceof KvBusyError ? 503 : 500, 503);
+ * ```
+ */
 export class KvBusyError extends Error {
   /** Wraps the last lock error. */
   constructor(attempts: number, options?: ErrorOptions) {

@@ -103,9 +103,31 @@ export type SessionMiddlewareOptions<D extends JsonValue = JsonValue> =
   | SessionStoreMiddlewareOptions<D>
   | SessionKvMiddlewareOptions;
 
-/** Default idle timeout: 24 hours, in seconds. */
+/**
+ * Default idle timeout: 24 hours, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_IDLE_TIMEOUT_SECONDS, sessionMiddleware } from "@kvsession/hono";
+ *
+ * using kv = await Deno.openKv(":memory:");
+ * // Half the default: a session ends after 12 hours without a request.
+ * sessionMiddleware({ kv, idleTimeout: DEFAULT_IDLE_TIMEOUT_SECONDS / 2 });
+ * ```
+ */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 86_400;
-/** Default absolute timeout: 7 days, in seconds. */
+/**
+ * Default absolute timeout: 7 days, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ABSOLUTE_TIMEOUT_SECONDS, sessionMiddleware } from "@kvsession/hono";
+ *
+ * using kv = await Deno.openKv(":memory:");
+ * // Twice the default: sign in again every 14 days whatever the activity.
+ * sessionMiddleware({ kv, absoluteTimeout: 2 * DEFAULT_ABSOLUTE_TIMEOUT_SECONDS });
+ * ```
+ */
 export const DEFAULT_ABSOLUTE_TIMEOUT_SECONDS = 604_800;
 
 const COMMON_OPTIONS = ["cookieName", "secure", "sameSite", "takeFlash", "onLookup"];

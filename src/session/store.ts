@@ -138,7 +138,23 @@ export interface SessionStoreOptions {
   keyPrefix?: Deno.KvKey;
 }
 
-/** Thrown when session data would not fit in one Deno KV value. */
+/**
+ * Thrown when session data would not fit in one Deno KV value; nothing was written, and the
+ * session stays as it was. Answer it with a 4xx (413) rather than a 500.
+ *
+ * @example
+ * ```ts
+ * import { rejects } from "node:assert/strict";
+ * import { SessionTooLargeError } from "@kvsession/hono";
+ * import { createTestSessions } from "@kvsession/hono/testing";
+ *
+ * await using t = await createTestSessions<{ note: string }>();
+ * await rejects(
+ *   t.store.create({ userId: "u1", data: { note: "x".repeat(70_000) } }),
+ *   SessionTooLargeError,
+ * );
+ * ```
+ */
 export class SessionTooLargeError extends RangeError {
   /** Reports the size found. */
   constructor(bytes: number) {
@@ -153,6 +169,21 @@ export class SessionTooLargeError extends RangeError {
  * Thrown by `create`, `rotate` and `bumpCredentialVersion` when the user's credentials changed
  * after the caller checked them: the credential version moved, or a check the caller added with
  * `include` failed. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { rejects } from "node:assert/strict";
+ * import { StaleCredentialsError } from "@kvsession/hono";
+ * import { createTestSessions } from "@kvsession/hono/testing";
+ *
+ * await using t = await createTestSessions();
+ * const version = await t.store.credentialVersion("u1"); // read before checking the password
+ * await t.store.bumpCredentialVersion("u1"); // a password change lands meanwhile
+ * await rejects(
+ *   t.store.create({ userId: "u1", data: {}, credentialVersion: version }),
+ *   StaleCredentialsError,
+ * );
+ * ```
  */
 export class StaleCredentialsError extends Error {
   /** Creates the error. */
@@ -162,7 +193,19 @@ export class StaleCredentialsError extends Error {
   }
 }
 
-/** Thrown when an update kept losing to concurrent writers through every attempt. */
+/**
+ * Thrown when an update kept losing to concurrent writers through every attempt; nothing was
+ * changed. Rare; answer it with 503 and `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { SessionConflictError } from "@kvsession/hono";
+ *
+ * const error: unknown = new SessionConflictError(5);
+ * strictEqual(error instanceof SessionConflictError ? 503 : 500, 503);
+ * ```
+ */
 export class SessionConflictError extends Error {
   /** Reports the number of attempts. */
   constructor(attempts: number) {
@@ -174,10 +217,35 @@ export class SessionConflictError extends Error {
 /**
  * Most one-shot messages a session queues: a new one beyond this drops the oldest, so a client
  * that never follows the redirects cannot grow its session until it no longer fits in KV.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { MAX_FLASH_MESSAGES } from "@kvsession/hono";
+ * import { createTestSessions } from "@kvsession/hono/testing";
+ *
+ * await using t = await createTestSessions();
+ * const { token } = await t.store.create({ userId: "u1", data: {} });
+ * for (let i = 0; i < 10; i++) await t.store.addFlash(token, { kind: "info", text: `#${i}` });
+ * const found = await t.store.get(token);
+ * strictEqual(found.status === "valid" && found.session.flash.length, MAX_FLASH_MESSAGES);
+ * ```
  */
 export const MAX_FLASH_MESSAGES = 5;
 
-/** Deno KV refuses values over 64 KiB; the record around the data needs a little room. */
+/**
+ * Largest session record, in bytes of its JSON: Deno KV refuses values over 64 KiB, and the
+ * record around the data needs a little room. Bigger data throws {@linkcode SessionTooLargeError}.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { MAX_SESSION_BYTES } from "@kvsession/hono";
+ *
+ * const cart = { items: Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, qty: 1 })) };
+ * ok(JSON.stringify(cart).length < MAX_SESSION_BYTES);
+ * ```
+ */
 export const MAX_SESSION_BYTES = 64 * 1024 - 1024;
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;

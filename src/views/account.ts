@@ -5,7 +5,7 @@
  */
 import { html } from "hono/html";
 import type { SessionUser } from "../app_env.ts";
-import type { SessionSummary } from "../sessions.ts";
+import type { SessionSummary } from "@kvsession/hono";
 import { type Html, layout, type PageContext } from "./layout.ts";
 
 function when(ms: number): Html {

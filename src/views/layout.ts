@@ -5,7 +5,7 @@
  */
 import { html } from "hono/html";
 import type { SessionUser } from "../app_env.ts";
-import type { Flash } from "../sessions.ts";
+import type { Flash } from "@kvsession/hono";
 
 /** An HTML fragment from Hono's `html` template (values inside are escaped). */
 export type Html = ReturnType<typeof html>;

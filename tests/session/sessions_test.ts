@@ -3,14 +3,17 @@ import { DatabaseSync } from "node:sqlite";
 import {
   generateToken,
   hashToken,
+  KvBusyError,
   SessionStore,
   type SessionStoreOptions,
   SessionTooLargeError,
   StaleCredentialsError,
-} from "../src/sessions.ts";
-import { sessionKey } from "../src/kv_keys.ts";
-import { KvBusyError } from "../src/kv_commit.ts";
-import { countingKv, fakeClock, withKv } from "./_helpers.ts";
+} from "@kvsession/hono";
+// The key layout is the package's own business; its tests may look at it.
+import { sessionKeys } from "../../src/session/_kv_keys.ts";
+import { countingKv, fakeClock, withKv } from "../_helpers.ts";
+
+const sessionKey = sessionKeys().session;
 
 type Cart = { cart: string[]; count: number };
 const IDLE = 3600;

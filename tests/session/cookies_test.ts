@@ -15,7 +15,7 @@ import {
   MAX_NAME_VALUE_BYTES,
   parseCookies,
   serializeCookie,
-} from "../src/cookies.ts";
+} from "@kvsession/hono/cookies";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
