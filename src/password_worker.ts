@@ -17,10 +17,8 @@
  */
 import { scryptSync } from "node:crypto";
 
-/** One derivation, as sent to the Worker. Parameters were checked by the host. */
-export interface HashJob {
-  /** Matches the reply to its job. */
-  id: number;
+/** One derivation: the password, the salt and the scrypt parameters (already checked). */
+export interface ScryptRequest {
   /** The password, exactly as received (UTF-8 encoded by scrypt). */
   password: string;
   /** The salt bytes. */
@@ -33,6 +31,12 @@ export interface HashJob {
   p: number;
   /** Derived key length in bytes. */
   keyLength: number;
+}
+
+/** One derivation, as sent to the Worker. Parameters were checked by the host. */
+export interface HashJob extends ScryptRequest {
+  /** Matches the reply to its job. */
+  id: number;
   /** `maxmem` for scrypt: the per-hash memory cap. */
   maxmem: number;
   /** How long to wait for the next job before offering to stop. */

@@ -28,23 +28,9 @@
  *
  * @module
  */
-import type { HashJob, WorkerReply } from "./password_worker.ts";
+import type { HashJob, ScryptRequest, WorkerReply } from "./password_worker.ts";
 
-/** One derivation: the password, the salt and the scrypt parameters (already checked). */
-export interface ScryptRequest {
-  /** The password. */
-  password: string;
-  /** The salt bytes. */
-  salt: Uint8Array;
-  /** scrypt cost (power of two). */
-  N: number;
-  /** scrypt block size. */
-  r: number;
-  /** scrypt parallelism. */
-  p: number;
-  /** Derived key length in bytes. */
-  keyLength: number;
-}
+export type { ScryptRequest } from "./password_worker.ts";
 
 /** Settings of a {@linkcode ScryptWorkerPool}; all required, `passwords.ts` supplies them. */
 export interface ScryptWorkerPoolOptions {

@@ -300,25 +300,21 @@ Deno.test("loadConfig() defaults COOKIE_SECURE to the scheme of PUBLIC_ORIGIN wh
   }
 });
 
-Deno.test("main.ts stops at start-up with one line when PUBLIC_ORIGIN is missing behind a proxy", async () => {
-  const env: Record<string, string> = {
-    TRUST_PROXY_HEADER: "X-Forwarded-For",
-    KV_PATH: ":memory:",
-  };
+/**
+ * Runs `main.ts --listen` with only `settings` and what Deno needs to find its cache in the
+ * environment (nothing else leaks in), and returns its exit code and output.
+ */
+async function runMain(
+  settings: Record<string, string>,
+  permissions: string[] = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...settings };
   for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "main.ts",
-      "--listen",
-    ],
+    args: ["run", ...permissions, "main.ts", "--listen"],
     cwd: new URL("..", import.meta.url).pathname,
     env,
     clearEnv: true,
@@ -326,7 +322,13 @@ Deno.test("main.ts stops at start-up with one line when PUBLIC_ORIGIN is missing
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+Deno.test("main.ts stops at start-up with one line when PUBLIC_ORIGIN is missing behind a proxy", async () => {
+  const output = await runMain({ TRUST_PROXY_HEADER: "X-Forwarded-For", KV_PATH: ":memory:" });
+  const stderr = output.stderr;
   strictEqual(output.code, 1, stderr);
   strictEqual(
     stderr.trim().split("\n").at(-1),
@@ -334,67 +336,29 @@ Deno.test("main.ts stops at start-up with one line when PUBLIC_ORIGIN is missing
       "(the origin browsers use, e.g. https://shop.example.com)",
   );
   ok(!stderr.includes("    at "), "no stack trace");
-  strictEqual(new TextDecoder().decode(output.stdout), "");
+  strictEqual(output.stdout, "");
 });
 
 Deno.test("main.ts stops at start-up with a message naming a bad setting", async () => {
-  const env: Record<string, string> = { PORT: "eighty", KV_PATH: ":memory:" };
-  // Keep what Deno needs to find its cache; nothing else from this environment leaks in.
-  for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "main.ts",
-      "--listen",
-    ],
-    cwd: new URL("..", import.meta.url).pathname,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
+  const output = await runMain({ PORT: "eighty", KV_PATH: ":memory:" });
+  const stderr = output.stderr;
   strictEqual(output.code, 1, stderr);
   match(stderr, /Invalid setting PORT: "eighty" is not a port number from 0 to 65535/);
-  strictEqual(new TextDecoder().decode(output.stdout), "");
+  strictEqual(output.stdout, "");
 });
 
 Deno.test("main.ts stops with one line when it may not write the KV file's folder", async () => {
   const dir = await Deno.makeTempDir({ prefix: "config_test_kv_" });
   try {
     const kvPath = `${dir}/shop/store.sqlite3`;
-    const env: Record<string, string> = { KV_PATH: kvPath, PORT: "0" };
-    for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    }
     // The permissions the tasks used to grant whatever KV_PATH said.
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-env",
-        "--allow-read=.",
-        "--allow-write=data",
-        "main.ts",
-        "--listen",
-      ],
-      cwd: new URL("..", import.meta.url).pathname,
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr);
+    const output = await runMain({ KV_PATH: kvPath, PORT: "0" }, [
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=.",
+      "--allow-write=data",
+    ]);
+    const stderr = output.stderr;
     strictEqual(output.code, 1, stderr);
     strictEqual(
       stderr,
@@ -402,7 +366,7 @@ Deno.test("main.ts stops with one line when it may not write the KV file's folde
         `run it with --allow-read=${dir}/shop --allow-write=${dir}/shop (deno task start, dev ` +
         "and user:add grant that themselves)\n",
     );
-    strictEqual(new TextDecoder().decode(output.stdout), "");
+    strictEqual(output.stdout, "");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

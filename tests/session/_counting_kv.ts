@@ -1,6 +1,6 @@
 /**
- * A Deno KV wrapper that counts reads and writes, for the package's cost tests. (The app's
- * tests/_helpers.ts has one too; package tests import nothing from the app.)
+ * A Deno KV wrapper that counts reads and writes, for the package's cost tests; the app's tests
+ * use it too (through tests/_helpers.ts), while package tests import nothing from the app.
  *
  * @module
  */
