@@ -55,8 +55,11 @@ export function requireSession(options: RequireSessionOptions = {}): MiddlewareH
       c.header("Cache-Control", "no-store");
       return c.res;
     }
-    await next();
-    // After the handler, so a Cache-Control it set cannot make a signed-in page cacheable.
+    // Before the handler: setting a header on the finished response makes Hono copy it.
     c.header("Cache-Control", "no-store");
+    await next();
+    // After it only when needed, so a Cache-Control the handler set (or a response it built
+    // itself) cannot make a signed-in page cacheable.
+    if (c.res.headers.get("Cache-Control") !== "no-store") c.header("Cache-Control", "no-store");
   };
 }
