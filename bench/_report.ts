@@ -95,6 +95,7 @@ export function emptyResults(
   return {
     ...head,
     throughput: [],
+    package: [],
     hashing: [],
     parallel: [],
     memory: [],
@@ -168,6 +169,11 @@ export interface Results {
   hashMs?: number[];
   /** Throughput measurements. */
   throughput: ThroughputRow[];
+  /**
+   * The session package alone (bench/package_server.ts) beside its floors and hono-sessions, in
+   * the same rows' shape; absent from results written before the section existed.
+   */
+  package?: ThroughputRow[];
   /** GET throughput while logins hash. */
   hashing: HashingRound[];
   /** deno serve, 1 vs 2 workers. */
@@ -192,6 +198,14 @@ export const TARGET_LABELS: Record<string, string> = {
   ours: "ours (main.ts --listen)",
   seed: "seed design on node:http + Map",
   express: "express + express-session MemoryStore",
+  package: "@kvsession/hono alone (bench/package_server.ts)",
+  "hono-sessions": "hono-sessions on Deno KV (bench/hono_sessions_server.ts)",
+};
+
+/** Route labels of the package section. */
+export const PACKAGE_ROUTE_LABELS: Record<string, string> = {
+  guarded: "GET /tiny with a session cookie (guarded where there is a session layer)",
+  no_cookie: "GET without a cookie (/public; bare Hono: /tiny)",
 };
 
 /** The kv.get server's routes that add parts of our response to the floor, in order. */
@@ -229,9 +243,20 @@ function pairedByRound(
   refTarget: string,
   refRoute: string,
 ): [rps: number, refRps: number][] {
+  return pairedRows(results.throughput, target, route, refTarget, refRoute);
+}
+
+/** {@linkcode pairedByRound} over any list of rows. */
+function pairedRows(
+  rows: readonly ThroughputRow[],
+  target: string,
+  route: string,
+  refTarget: string,
+  refRoute: string,
+): [rps: number, refRps: number][] {
   const pairs: [number, number][] = [];
-  for (const row of rowsOf(results, target, route)) {
-    const ref = results.throughput.find((r) =>
+  for (const row of rows.filter((r) => r.target === target && r.route === route)) {
+    const ref = rows.find((r) =>
       r.round === row.round && r.target === refTarget && r.route === refRoute
     );
     if (ref && ref.result.rps > 0) pairs.push([row.result.rps, ref.result.rps]);
@@ -277,6 +302,47 @@ export function roundExtraUs(
   );
 }
 
+/**
+ * {@linkcode roundRatio} in the package section: median over rounds of `target/route` rps over
+ * `refTarget/refRoute` rps in the same round (NaN when either is missing).
+ */
+export function packageRatio(
+  results: Results,
+  target: string,
+  route: string,
+  refTarget: string,
+  refRoute: string,
+): number {
+  return median(
+    pairedRows(results.package ?? [], target, route, refTarget, refRoute).map(([rps, ref]) =>
+      rps / ref
+    ),
+  );
+}
+
+/** {@linkcode roundExtraUs} in the package section: us a request over the reference's. */
+export function packageExtraUs(
+  results: Results,
+  target: string,
+  route: string,
+  refTarget: string,
+  refRoute: string,
+): number {
+  return median(
+    pairedRows(results.package ?? [], target, route, refTarget, refRoute).map(([rps, ref]) =>
+      1e6 / rps - 1e6 / ref
+    ),
+  );
+}
+
+/** The package section's comparisons: [target, route, reference target, reference route]. */
+export const PACKAGE_PAIRS = {
+  /** Authenticated GET on the guarded route against Hono + one kv.get, same response. */
+  guarded: ["package", "guarded", "kvget", "guarded"],
+  /** A request without a cookie through the middleware against bare Hono, same response. */
+  noCookie: ["package", "no_cookie", "hono", "no_cookie"],
+} as const;
+
 /** Successful responses per second of a run (2xx and 3xx; needs counted.lua's statuses). */
 export function successRps(result: WrkResult): number {
   const statuses = result.statuses ?? {};
@@ -320,6 +386,20 @@ export function verdicts(results: Results): Verdict[] {
       status: Number.isFinite(value) ? (ok(value) ? "met" : "MISSED") : "not run",
     });
 
+  const guarded = packageRatio(results, ...PACKAGE_PAIRS.guarded);
+  check(
+    'Package alone: authenticated GET of a guarded route >= 0.9x "Hono + one kv.get" (same tiny response, same round)',
+    guarded,
+    (v) => v >= 0.9,
+    `${fmt.ratio(guarded)}x`,
+  );
+  const noCookie = packageRatio(results, ...PACKAGE_PAIRS.noCookie);
+  check(
+    "Package alone: GET without a cookie >= 0.9x bare Hono (same tiny response, same round)",
+    noCookie,
+    (v) => v >= 0.9,
+    `${fmt.ratio(noCookie)}x`,
+  );
   const vsKv = roundRatio(results, "ours", "dashboard", "kvget", "dashboard");
   check(
     'Authenticated GET /dashboard >= 0.9x "Hono + one kv.get" (same round)',
@@ -416,6 +496,204 @@ export function verdicts(results: Results): Verdict[] {
   return list;
 }
 
+/** The heading of the package section (also how a partial run's section is found to replace). */
+export const PACKAGE_HEADING = "## The session package alone (@kvsession/hono)";
+
+/** The package section of RESULTS.md. */
+function renderPackage(results: Results): string[] {
+  const rows = results.package ?? [];
+  const out: string[] = [PACKAGE_HEADING, ""];
+  const env = results.environment;
+  out.push(
+    `Measured ${results.date} by \`deno task bench${
+      results.flags.length ? " " + results.flags.join(" ") : ""
+    }\` (load average at start ${env.loadStart}, at end ${env.loadEnd}; ${env.nproc} CPUs ` +
+      `shared by wrk and the server${
+        env.honoSessions ? `; hono-sessions ${env.honoSessions}` : ""
+      }). Every server answers the same tiny text (${
+        rows.length ? "bench/baseline_server.ts `TINY_TEXT`" : ""
+      }); the package's guarded route and the floor add \`Cache-Control: no-store\`. No access ` +
+      "log, no page, no security headers: only the session layer differs. Ratios are taken " +
+      "within a round (servers interleaved, order rotated), then the median over rounds.",
+  );
+  out.push("");
+  out.push(
+    "- **package**: Hono + `sessionMiddleware({ kv })` + `requireSession()` on `GET /tiny` " +
+      '(cookie: the token; the package hashes it and reads `["sessions", hash]`), and ' +
+      "`GET /public` without a cookie.",
+  );
+  out.push(
+    "- **floor** for the authenticated GET: bench/kv_get_server.ts `GET /tiny`, Hono + one " +
+      "`kv.get` of the same record (its cookie carries the hash), nothing else.",
+  );
+  out.push("- **floor** without a cookie: bare Hono, bench/baseline_server.ts `GET /tiny`.");
+  out.push(
+    "- **hono-sessions**: npm hono-sessions with a four-method Deno KV `Store` " +
+      "(bench/_hono_sessions_kv.ts, as its JSR `DenoKvStore`), no `encryptionKey`, " +
+      "`expireAfterSeconds` 86400, the same guarded and public routes. It refreshes and writes " +
+      "the session and sets the cookie on every request, and creates (writes) a session for " +
+      "every request without a cookie.",
+  );
+  out.push("");
+  const reference = (route: string): [string, string] =>
+    route === "guarded" ? ["kvget", "guarded"] : ["hono", "no_cookie"];
+  const seen = new Set<string>();
+  const lines: string[][] = [];
+  for (const row of rows) {
+    const key = `${row.target}/${row.route}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const all = rows.filter((r) => r.target === row.target && r.route === row.route);
+    const [refTarget, refRoute] = reference(row.route);
+    const isRef = row.target === refTarget;
+    lines.push([
+      TARGET_LABELS[row.target] ?? row.target,
+      PACKAGE_ROUTE_LABELS[row.route] ?? row.route,
+      fmt.int(median(all.map((r) => r.result.rps))),
+      isRef
+        ? "1.00 (floor)"
+        : fmt.ratio(packageRatio(results, row.target, row.route, refTarget, refRoute)),
+      isRef ? "" : packageExtraUs(results, row.target, row.route, refTarget, refRoute).toFixed(1),
+      row.target === "hono-sessions"
+        ? fmt.ratio(packageRatio(results, row.target, row.route, "package", row.route))
+        : "",
+      fmt.ms(median(all.map((r) => r.result.latency_us.p50))),
+      fmt.ms(median(all.map((r) => r.result.latency_us.p99))),
+      String(all.reduce((sum, r) => sum + wrkErrors(r.result), 0)),
+      all.map((r) => fmt.int(r.result.rps)).join(", "),
+    ]);
+  }
+  out.push(table(
+    [
+      "server",
+      "request",
+      "req/s",
+      "x the floor (same round)",
+      "+ us per request vs the floor",
+      "x the package",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "req/s per round",
+    ],
+    lines,
+  ));
+  out.push("");
+  const guarded = packageRatio(results, ...PACKAGE_PAIRS.guarded);
+  const noCookie = packageRatio(results, ...PACKAGE_PAIRS.noCookie);
+  const rounds = new Set(rows.map((r) => r.round)).size;
+  const perRound = (pair: readonly [string, string, string, string]) =>
+    [...new Set(rows.map((r) => r.round))].sort((a, b) => a - b).map((round) => {
+      const one = rows.filter((r) => r.round === round);
+      return fmt.ratio(median(pairedRows(one, ...pair).map(([rps, ref]) => rps / ref)));
+    }).join(", ");
+  out.push(
+    `**Authenticated GET of a guarded route: ${fmt.ratio(guarded)}x "Hono + one kv.get"** ` +
+      `(rounds: ${perRound(PACKAGE_PAIRS.guarded)}; ${
+        packageExtraUs(results, ...PACKAGE_PAIRS.guarded).toFixed(1)
+      } us a request more). **Without a cookie: ${fmt.ratio(noCookie)}x bare Hono** (rounds: ${
+        perRound(PACKAGE_PAIRS.noCookie)
+      }; ${
+        packageExtraUs(results, ...PACKAGE_PAIRS.noCookie).toFixed(1)
+      } us a request more). Target for both: >= 0.9x; medians of ${rounds} round(s).`,
+  );
+  out.push("");
+  const hs = packageRatio(results, "hono-sessions", "guarded", "package", "guarded");
+  if (Number.isFinite(hs)) {
+    out.push(
+      `hono-sessions on the same guarded route: ${
+        fmt.ratio(packageRatio(results, "hono-sessions", "guarded", "kvget", "guarded"))
+      }x the floor, so the package answers ${fmt.ratio(1 / hs)}x as many authenticated ` +
+        `requests; without a cookie, hono-sessions is ${
+          fmt.ratio(packageRatio(results, "hono-sessions", "no_cookie", "hono", "no_cookie"))
+        }x bare Hono against the package's ${fmt.ratio(noCookie)}x.`,
+    );
+  } else {
+    out.push("hono-sessions was not measured in this run (see the problems below, if any).");
+  }
+  out.push("");
+  out.push(
+    "KV operations per request (counted in tests/session/middleware_test.ts): the package makes " +
+      "none without a cookie and one read, zero writes for a signed-in request between " +
+      "renewals (at most one renewal per half idle window: one more read and one write); " +
+      "hono-sessions as configured makes one read and one write for a signed-in request and " +
+      "one write without a cookie.",
+  );
+  out.push("");
+  return out;
+}
+
+/**
+ * RESULTS.md after a partial run (`--only`): `previous` with the sections that `fresh` (the
+ * partial run's own RESULTS.md) measured put in place of the same-named ones (a new one goes
+ * right after "Targets"), and the rows of the Targets table that the partial run judged
+ * replaced; everything else, and so every figure the partial run did not measure, stays as it
+ * was. The replaced sections say when they were measured themselves.
+ */
+export function mergeMarkdown(previous: string, fresh: string): string {
+  const split = (text: string) => {
+    const parts = text.split(/^(?=## )/m);
+    const head = parts[0]!.startsWith("## ") ? "" : parts.shift()!;
+    return {
+      head,
+      sections: parts.map((body) => ({ heading: body.split("\n", 1)[0]!.trim(), body })),
+    };
+  };
+  const old = split(previous);
+  const next = split(fresh);
+  const freshTargets = next.sections.find((s) => s.heading === "## Targets");
+  const freshRows = freshTargets ? tableRows(freshTargets.body) : [];
+  const judged = freshRows.filter((cells) => cells[2] !== "not run");
+  const sections = old.sections.map((section) => {
+    if (section.heading !== "## Targets" || judged.length === 0) return section;
+    const rows = tableRows(section.body);
+    for (const cells of judged) {
+      const at = rows.findIndex((r) => r[0] === cells[0]);
+      if (at === -1) rows.push(cells);
+      else rows[at] = cells;
+    }
+    const before = section.body.slice(0, section.body.indexOf("|"));
+    return { ...section, body: `${before}${table(["target", "measured", "status"], rows)}\n\n` };
+  });
+  const date = /^- Date: (\S+)/m.exec(next.head)?.[1] ?? "unknown";
+  const command = /^- Command: (.*)$/m.exec(next.head)?.[1] ?? "";
+  for (const found of next.sections) {
+    if (found.heading === "## Targets") continue;
+    if (found.heading.startsWith("## Problems")) {
+      const heading = `## Problems during the partial run of ${date}`;
+      sections.push({ heading, body: found.body.replace(found.heading, heading) });
+      continue;
+    }
+    // A section without a date of its own is stamped with the partial run's.
+    const [first = "", ...rest] = found.body.split("\n\n");
+    const section = /^Measured /m.test(rest[0] ?? "") ? found : {
+      ...found,
+      body: [first, `Measured ${date} by ${command} (a partial run).`, ...rest].join("\n\n"),
+    };
+    const at = sections.findIndex((s) => s.heading === section.heading);
+    if (at !== -1) {
+      sections[at] = section;
+      continue;
+    }
+    const targets = sections.findIndex((s) => s.heading === "## Targets");
+    sections.splice(targets + 1, 0, section);
+  }
+  const note = "- Sections measured by a later partial run (`--only`) give their own date: " +
+    "a partial run replaces only what it measured.";
+  // deno fmt wraps the note in RESULTS.md, so it is looked for with whitespace evened out.
+  const flat = (text: string) => text.replace(/\s+/g, " ");
+  const head = flat(old.head).includes(flat(note))
+    ? old.head
+    : old.head.trimEnd() + "\n" + note + "\n\n";
+  return head + sections.map((s) => s.body.trimEnd() + "\n").join("\n");
+}
+
+/** The body rows of the first Markdown table in `text`, as trimmed cells. */
+function tableRows(text: string): string[][] {
+  const lines = text.split("\n").filter((line) => line.startsWith("|"));
+  return lines.slice(2).map((line) => line.slice(1, -1).split("|").map((cell) => cell.trim()));
+}
+
 function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
@@ -464,6 +742,8 @@ export function renderMarkdown(results: Results): string {
     ),
   );
   out.push("");
+
+  if (results.package?.length) out.push(...renderPackage(results));
 
   if (results.throughput.length) {
     out.push("## Throughput");
@@ -611,7 +891,11 @@ export function renderMarkdown(results: Results): string {
     out.push("");
     out.push(
       `One server (ours); each round runs wrk on GET /dashboard alone and while a side loop ` +
-        `keeps 8 POST /login in flight (production scrypt; order alternates per round).`,
+        `keeps 8 POST /login in flight (production scrypt; order alternates per round), each ` +
+        `of the 8 from a client address of its own (\`X-Forwarded-For\`, the server started ` +
+        `with \`TRUST_PROXY_HEADER\`): from one address the login throttle lets only 2 be in ` +
+        `flight and refuses the rest with 429 before they hash. 503 = the hasher's queue was ` +
+        `full or a login waited too long for a slot (the hasher was busy throughout).`,
     );
     out.push("");
     out.push(table(

@@ -13,7 +13,7 @@ import { loadConfig } from "../src/config.ts";
 import { createPasswordHasher } from "../src/passwords.ts";
 import { seedCatalogue } from "../src/products.ts";
 import { createServices } from "../src/services.ts";
-import { hashToken, type SessionStore } from "../src/sessions.ts";
+import { hashToken, type SessionStore } from "@kvsession/hono";
 import type { User } from "../src/users.ts";
 
 /** The benchmark user of every server (the peers know it too). */

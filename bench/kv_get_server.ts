@@ -16,6 +16,11 @@
  * start-up by our own view), and `/dashboard-as-ours` sends both: the same response as ours,
  * without cookie parsing, token hashing, validation, logging or per-request rendering.
  *
+ * `/tiny` is the floor of the package section (bench/package_server.ts): the same one read, then
+ * the tiny text {@linkcode TINY_TEXT} with `Cache-Control: no-store`, the very response the
+ * package's guarded route sends (`requireSession()` makes every guarded response `no-store`);
+ * 401 with the package guard's text when the record is missing.
+ *
  * Usage: `KV_PATH=... PORT=... HOSTNAME=127.0.0.1 deno run --allow-net --allow-env
  * --allow-read --allow-write=DIR bench/kv_get_server.ts`
  *
@@ -25,9 +30,17 @@ import { type Context, Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { sessionKey } from "../src/kv_keys.ts";
 import { securityHeaderList } from "../src/middleware/security_headers.ts";
 import { dashboardPage } from "../src/views/dashboard.ts";
+import { TINY_TEXT } from "./baseline_server.ts";
+
+/**
+ * The session package's record key for a token hash (its documented default layout), written
+ * out here because the floor must not run any of the package's code.
+ */
+function sessionKey(tokenHash: string): Deno.KvKey {
+  return ["sessions", tokenHash];
+}
 
 /** Cookie carrying the key of the session record. */
 export const KV_GET_COOKIE = "__Host-sid";
@@ -74,6 +87,12 @@ export function kvGetApp(kv: Deno.Kv): Hono {
   app.get("/dashboard-as-ours", async (c) => {
     if (!await readSession(c)) return c.redirect("/login", 303);
     return respond(c, OUR_PAGE, true);
+  });
+  app.get("/tiny", async (c) => {
+    // Only the read: the record's contents are not looked at, as the guard looks at none.
+    if (!await readSession(c)) return c.text("Sign-in required", 401);
+    c.header("Cache-Control", "no-store");
+    return c.text(TINY_TEXT);
   });
   app.get("/dashboard", async (c) => {
     const session = await readSession(c);

@@ -9,8 +9,8 @@
  * @module
  */
 import * as npmCookie from "npm:cookie@1";
-import { getCookie, parseCookies, serializeCookie } from "../src/cookies.ts";
-import { hashToken, SessionStore } from "../src/sessions.ts";
+import { getCookie, parseCookies, serializeCookie } from "@kvsession/hono/cookies";
+import { hashToken, SessionStore } from "@kvsession/hono";
 import { LARGE_HEADER, TOKEN, TYPICAL_HEADER } from "./_headers.ts";
 
 Deno.bench({

@@ -9,7 +9,7 @@
  * @module
  */
 import * as npmCookie from "npm:cookie@1";
-import { parseCookies } from "../src/cookies.ts";
+import { parseCookies } from "@kvsession/hono/cookies";
 import { LARGE_HEADER, TYPICAL_HEADER } from "./_headers.ts";
 
 /** One header's result. */

@@ -2,7 +2,8 @@
  * The load, memory and micro benchmark: `deno task bench [--quick] [options]`.
  *
  * Starts each server in turn on a free 127.0.0.1 port, drives it with wrk in interleaved
- * rounds, and reports medians of ratios to baselines measured in the same round; then the
+ * rounds, and reports medians of ratios to baselines measured in the same round; the session
+ * package alone against its floors and hono-sessions, interleaved the same way; then the
  * GET-while-hashing, `deno serve --parallel`, memory, KV-cost and `deno bench` sections. Writes
  * bench/RESULTS.md and bench/output/results.json (raw; bench/output/ is git-ignored).
  *
@@ -15,13 +16,15 @@
  *   --memory-sessions=N     live sessions in the memory section (default 100000)
  *   --memory-rounds=N       rounds of the memory section, each a server with the sessions and a
  *                           control without them (default 2)
- *   --only=a,b              sections: throughput, hashing, parallel, memory, kv, micro
+ *   --only=a,b              sections: package, throughput, hashing, parallel, memory, kv, micro
+ *                           (a partial run replaces only its own sections in bench/RESULTS.md)
  *   --targets=a,b           throughput servers: deno, hono, kvget, ours, seed, express (default all)
  *   --routes=a,b            routes of ours and the peers: dashboard, redirect, cart_get, cart_add,
  *                           login (default all)
  *   --compare=DIR           also benchmark the server in another checkout DIR as "ours@NAME"
  *                           (NAME = the folder's name; repeatable; for before/after figures)
- *   --render                only rewrite bench/RESULTS.md from bench/output/results.json
+ *   --render                only rewrite bench/RESULTS.md from bench/output/results.json (the
+ *                           last full run; a partial run's data is results-only-SECTIONS.json)
  *   --no-results-md         leave bench/RESULTS.md and bench/output/results.json alone (the raw
  *                           JSON goes to this run's folder in bench/output/ only)
  *
@@ -50,11 +53,15 @@ import {
   emptyResults,
   type HashingRound,
   type MemoryRow,
+  mergeMarkdown,
   type MicroGroup,
+  PACKAGE_PAIRS,
+  packageRatio,
   type ParallelRow,
   renderMarkdown,
   type Results,
   roundRatio,
+  type ThroughputRow,
   verdicts,
   wrkErrors,
 } from "./_report.ts";
@@ -68,11 +75,21 @@ import {
   ourCookieLines,
 } from "./_seed.ts";
 import { measureKvCost } from "./kv_cost.ts";
+import { HONO_SESSIONS_VERSION, seedHonoSessions } from "./_hono_sessions_kv.ts";
+import { TINY_TEXT } from "./baseline_server.ts";
 import type { ParseAbResult } from "./parse_ab.ts";
 import { defaultHashConcurrency } from "../src/passwords.ts";
 import { DEMO_CATALOGUE } from "../src/products.ts";
 
-const SECTIONS = ["throughput", "hashing", "parallel", "memory", "kv", "micro"] as const;
+const SECTIONS = [
+  "package",
+  "throughput",
+  "hashing",
+  "parallel",
+  "memory",
+  "kv",
+  "micro",
+] as const;
 type Section = typeof SECTIONS[number];
 
 interface Options {
@@ -194,8 +211,16 @@ function parseOptions(args: string[]): Options {
 
 const PRODUCT_IDS = DEMO_CATALOGUE.map((p) => p.id).join(",");
 
-/** Our server as `deno task dev`/`start` run it, production settings, KV in `kvPath`. */
-function oursSpec(kvPath: string, root = ROOT, name = "ours"): ServerSpec {
+/**
+ * Our server as `deno task dev`/`start` run it, production settings, KV in `kvPath`, plus
+ * `env` (settings a section needs, such as a trusted proxy header).
+ */
+function oursSpec(
+  kvPath: string,
+  root = ROOT,
+  name = "ours",
+  env: Record<string, string> = {},
+): ServerSpec {
   const kvDir = kvPath.slice(0, kvPath.lastIndexOf("/"));
   return {
     name,
@@ -209,7 +234,7 @@ function oursSpec(kvPath: string, root = ROOT, name = "ours"): ServerSpec {
       "main.ts",
       "--listen",
     ],
-    env: { KV_PATH: kvPath },
+    env: { KV_PATH: kvPath, ...env },
     cwd: root,
   };
 }
@@ -259,6 +284,24 @@ function kvGetSpec(kvPath: string): ServerSpec {
   };
 }
 
+/** A Deno server of the package section over the KV file `kvPath`. */
+function kvServerSpec(name: string, file: string, kvPath: string): ServerSpec {
+  const kvDir = kvPath.slice(0, kvPath.lastIndexOf("/"));
+  return {
+    name,
+    command: "deno",
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      `--allow-read=${kvDir}`,
+      `--allow-write=${kvDir}`,
+      file,
+    ],
+    env: { KV_PATH: kvPath },
+  };
+}
+
 function peerSpec(kind: "seed" | "express"): ServerSpec {
   return {
     name: kind,
@@ -280,6 +323,9 @@ class Run {
   templateKv = "";
   ourCookies = "";
   kvGetCookies = "";
+  /** hono-sessions' KV file with its signed-in sessions (package section), and their cookies. */
+  honoSessionsKv = "";
+  honoSessionsCookies = "";
   #serial = 0;
 
   constructor(options: Options, dir: string, results: Results) {
@@ -559,7 +605,161 @@ async function throughputSection(run: Run): Promise<void> {
   }
 }
 
-/** Keeps `concurrency` POST /login in flight until stopped (bounded by `maxLogins`). */
+/** A server of the package section and the requests it answers. */
+interface PackageTarget {
+  id: string;
+  routes: { id: "guarded" | "no_cookie"; path: string; withCookies: boolean }[];
+  /** Starts the server and returns it with the cookie file to use. */
+  start(run: Run): Promise<{ server: Server; cookies: string }>;
+}
+
+const GUARDED = { id: "guarded", path: "/tiny", withCookies: true } as const;
+
+function packageTargets(run: Run): PackageTarget[] {
+  const list: PackageTarget[] = [
+    {
+      id: "hono",
+      routes: [{ id: "no_cookie", path: "/tiny", withCookies: false }],
+      start: async (r) => ({ server: await r.start(baselineSpec("hono")), cookies: "-" }),
+    },
+    {
+      id: "kvget",
+      routes: [GUARDED],
+      start: async (r) => ({
+        server: await r.start(kvGetSpec(await r.kvCopy("kvget-package"))),
+        cookies: r.kvGetCookies,
+      }),
+    },
+    {
+      id: "package",
+      routes: [GUARDED, { id: "no_cookie", path: "/public", withCookies: false }],
+      start: async (r) => ({
+        server: await r.start(
+          kvServerSpec("package", "bench/package_server.ts", await r.kvCopy("package")),
+        ),
+        cookies: r.ourCookies,
+      }),
+    },
+  ];
+  if (run.honoSessionsKv) {
+    list.push({
+      id: "hono-sessions",
+      routes: [GUARDED, { id: "no_cookie", path: "/public", withCookies: false }],
+      start: async (r) => {
+        const kvPath = r.path("hono-sessions.sqlite3");
+        await copyKvFile(r.honoSessionsKv, kvPath);
+        return {
+          server: await r.start(
+            kvServerSpec("hono-sessions", "bench/hono_sessions_server.ts", kvPath),
+          ),
+          cookies: r.honoSessionsCookies,
+        };
+      },
+    });
+  }
+  return list;
+}
+
+/**
+ * Throws unless `path` answers 200 with the tiny text (with the first cookie of `cookies` when
+ * `withCookies`): a run of 401s would measure the refusal, not the session layer.
+ */
+async function expectTiny(server: Server, path: string, cookies: string | undefined) {
+  const cookie = cookies ? (await Deno.readTextFile(cookies)).split("\n")[0] : undefined;
+  const response = await fetch(server.origin + path, {
+    headers: cookie ? { Cookie: cookie } : {},
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = await response.text();
+  if (response.status !== 200 || body !== TINY_TEXT) {
+    throw new Error(
+      `${server.spec.name}: GET ${path} ${
+        cookie ? "with" : "without"
+      } a cookie answered ${response.status} ${
+        JSON.stringify(body.slice(0, 80))
+      }, not 200 with the tiny text`,
+    );
+  }
+}
+
+/**
+ * The package alone against its floors (and hono-sessions), every server started afresh each
+ * round in a rotated order, like the throughput section.
+ */
+async function packageSection(run: Run): Promise<void> {
+  const all = packageTargets(run);
+  const rows: ThroughputRow[] = run.results.package ??= [];
+  for (let round = 1; round <= run.options.rounds; round++) {
+    const shift = (round - 1) % all.length;
+    const order = [...all.slice(shift), ...all.slice(0, shift)];
+    for (const target of order) {
+      run.log(`package round ${round}/${run.options.rounds}: ${target.id}`);
+      let started: { server: Server; cookies: string } | undefined;
+      try {
+        started = await target.start(run);
+        const { server, cookies } = started;
+        for (const route of target.routes) {
+          await expectTiny(server, route.path, route.withCookies ? cookies : undefined);
+        }
+        const first = target.routes[0]!;
+        await run.warmUp(server, first.path, first.withCookies ? cookies : "-");
+        for (const route of target.routes) {
+          const result = await run.wrk(server, route.path, {
+            mode: "get",
+            cookies: route.withCookies ? cookies : "-",
+          });
+          rows.push({
+            round,
+            target: target.id,
+            route: route.id,
+            connections: run.options.connections,
+            result,
+          });
+          const errors = wrkErrors(result);
+          run.log(
+            `  ${route.id}: ${Math.round(result.rps)} req/s${errors ? `, ${errors} errors` : ""}`,
+          );
+        }
+      } catch (error) {
+        run.results.problems.push(`package round ${round}, ${target.id}: ${String(error)}`);
+        run.log(`  FAILED: ${String(error)}`);
+      } finally {
+        await started?.server.stop();
+      }
+    }
+    const guarded = packageRatio(run.results, ...PACKAGE_PAIRS.guarded);
+    const noCookie = packageRatio(run.results, ...PACKAGE_PAIRS.noCookie);
+    run.log(
+      `  so far (medians): package/kv.get authenticated ${guarded.toFixed(2)}x, ` +
+        `package/bare Hono without a cookie ${noCookie.toFixed(2)}x`,
+    );
+  }
+}
+
+/**
+ * Settings of the hashing section's server: it trusts `X-Forwarded-For` as a proxy's header
+ * (production requires `PUBLIC_ORIGIN` with it; an `https:` one keeps the cookies `__Host-`),
+ * so each login loop can be a client of its own. From one address, the login throttle lets
+ * only 2 sign-ins be in flight and answers the rest 429 before they hash, and the section would
+ * measure refusals instead of hashing.
+ */
+const HASHING_ENV = {
+  TRUST_PROXY_HEADER: "X-Forwarded-For",
+  PUBLIC_ORIGIN: "https://shop.bench.invalid",
+};
+
+let nextClient = 0;
+
+/** A client address not used before in this run, from the benchmarking range 198.18.0.0/15. */
+function benchClientAddress(): string {
+  const n = nextClient++;
+  return `198.18.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/**
+ * Keeps `concurrency` POST /login in flight until stopped (bounded by `maxLogins`), each loop
+ * from a client address of its own (`X-Forwarded-For`, see {@linkcode HASHING_ENV}).
+ */
 function loginLoad(
   server: Server,
   concurrency: number,
@@ -573,6 +773,7 @@ function loginLoad(
     password: BENCH_USER.password,
   }).toString();
   const loops = Array.from({ length: concurrency }, async () => {
+    const address = benchClientAddress();
     while (!stopped && sent < maxLogins) {
       sent++;
       try {
@@ -581,6 +782,7 @@ function loginLoad(
           headers: {
             "Content-Type": "application/x-www-form-urlencoded",
             "Sec-Fetch-Site": "same-origin",
+            "X-Forwarded-For": address,
           },
           body,
           redirect: "manual",
@@ -613,7 +815,7 @@ async function hashingSection(run: Run): Promise<void> {
   try {
     for (const { id, dir } of variants) {
       const server = await run.start(
-        oursSpec(await run.kvCopy(`${id}-hashing`), dir, `${id}-hashing`),
+        oursSpec(await run.kvCopy(`${id}-hashing`), dir, `${id}-hashing`, HASHING_ENV),
       );
       servers.push({ id, server });
       await run.warmUp(server, "/dashboard", run.ourCookies);
@@ -1067,6 +1269,7 @@ async function environment(wrkVersion: string): Promise<Record<string, string>> 
     cookie: await lockedVersion("npm:cookie@1"),
     express: await readJsonVersion(`${peers}/express/package.json`),
     expressSession: await readJsonVersion(`${peers}/express-session/package.json`),
+    honoSessions: HONO_SESSIONS_VERSION,
     wrk: wrkVersion,
     loadStart: loadAverage(),
   };
@@ -1093,9 +1296,18 @@ async function ensurePeers(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-/** Writes bench/RESULTS.md from `results` and lets deno fmt lay out its tables. */
-async function writeMarkdown(results: Results): Promise<void> {
-  await Deno.writeTextFile(`${ROOT}bench/RESULTS.md`, renderMarkdown(results));
+/**
+ * Writes bench/RESULTS.md from `results` and lets deno fmt lay out its tables. A `partial` run
+ * (`--only`) replaces only its own sections and target rows in the existing file.
+ */
+async function writeMarkdown(results: Results, partial = false): Promise<void> {
+  const path = `${ROOT}bench/RESULTS.md`;
+  let text = renderMarkdown(results);
+  if (partial) {
+    const previous = await Deno.readTextFile(path).catch(() => undefined);
+    if (previous !== undefined) text = mergeMarkdown(previous, text);
+  }
+  await Deno.writeTextFile(path, text);
   // The project checks `deno fmt --check`.
   await new Deno.Command("deno", {
     args: ["fmt", "--quiet", "bench/RESULTS.md"],
@@ -1139,7 +1351,7 @@ async function main(): Promise<void> {
   const run = new Run(options, dir, results);
   run.log(`output in ${dir}`);
 
-  const needsServers = ["throughput", "hashing", "parallel", "memory"].some((s) =>
+  const needsServers = ["package", "throughput", "hashing", "parallel", "memory"].some((s) =>
     options.only.has(s as Section)
   );
   if (needsServers) {
@@ -1157,6 +1369,18 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(run.kvGetCookies, kvGetCookieLines(tokens));
     run.log(`template KV with ${options.sessions} sessions`);
   }
+  if (options.only.has("package")) {
+    try {
+      const kvPath = run.path("hono-sessions-template.sqlite3");
+      const cookies = await seedHonoSessions(kvPath, options.sessions);
+      run.honoSessionsCookies = run.path("hono-sessions-cookies.txt");
+      await Deno.writeTextFile(run.honoSessionsCookies, cookies);
+      run.honoSessionsKv = kvPath;
+      run.log(`hono-sessions KV with ${options.sessions} sessions`);
+    } catch (error) {
+      results.problems.push(`hono-sessions: could not create its sessions: ${String(error)}`);
+    }
+  }
 
   if (options.only.has("kv")) {
     run.log("KV operations per request (in-process, countingKv)");
@@ -1165,6 +1389,7 @@ async function main(): Promise<void> {
       run.log(`  ${row.label}: ${row.readsPerRequest} reads, ${row.writesPerRequest} writes`);
     }
   }
+  if (options.only.has("package")) await packageSection(run);
   if (options.only.has("throughput")) await throughputSection(run);
   if (options.only.has("hashing")) await hashingSection(run);
   if (options.only.has("parallel")) await parallelSection(run);
@@ -1175,15 +1400,18 @@ async function main(): Promise<void> {
   results.elapsedSeconds = (performance.now() - run.started) / 1000;
   const json = JSON.stringify(results, null, 2);
   await Deno.writeTextFile(`${dir}/results.json`, json);
-  // bench/output/results.json is the raw data behind bench/RESULTS.md: written together.
-  if (options.writeMarkdown) await Deno.writeTextFile(`${OUTPUT_DIR}/results.json`, json);
+  // bench/output/results.json is the raw data behind bench/RESULTS.md: written together. A
+  // partial run's raw data goes beside it, named by its sections, as its sections are merged.
+  const partial = options.only.size < SECTIONS.length;
+  const raw = partial ? `results-only-${[...options.only].join("+")}.json` : "results.json";
+  if (options.writeMarkdown) await Deno.writeTextFile(`${OUTPUT_DIR}/${raw}`, json);
   // The KV copies are only needed while their server runs.
   for await (const entry of Deno.readDir(dir)) {
     if (/\.sqlite3(-wal|-shm)?$/.test(entry.name)) await Deno.remove(`${dir}/${entry.name}`);
   }
   if (options.writeMarkdown) {
-    await writeMarkdown(results);
-    run.log("wrote bench/RESULTS.md");
+    await writeMarkdown(results, partial);
+    run.log(`wrote bench/RESULTS.md${partial ? " (this run's sections merged in)" : ""}`);
   }
   console.log("");
   for (const verdict of verdicts(results)) {

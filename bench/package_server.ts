@@ -1,0 +1,51 @@
+/**
+ * The session package alone (`@kvsession/hono`), for the package section of the benchmark: a
+ * Hono app with nothing but `sessionMiddleware` over a KV file, no access log, no page, no
+ * security headers.
+ *
+ * - `GET /tiny` is guarded by `requireSession()` and answers {@linkcode TINY_TEXT} (the guard
+ *   adds `Cache-Control: no-store`); its floor is the same response from `GET /tiny` of
+ *   bench/kv_get_server.ts, which makes the same one `kv.get` and nothing else.
+ * - `GET /public` answers the same text unguarded; driven without a cookie it shows what the
+ *   middleware costs a visitor who is not signed in, against bare Hono's `GET /tiny`
+ *   (bench/baseline_server.ts).
+ *
+ * The runner points it at a copy of the KV file whose sessions the package's `SessionStore`
+ * wrote (bench/_seed.ts), with the default timeouts, and sends `__Host-sid=TOKEN` cookies:
+ * `secure: true` names the cookie `__Host-sid` over the benchmark's plain `http:` URLs, as
+ * behind a proxy that ends TLS.
+ *
+ * Usage: `KV_PATH=... PORT=... HOSTNAME=127.0.0.1 deno run --allow-net --allow-env
+ * --allow-read=DIR --allow-write=DIR bench/package_server.ts`
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { requireSession, type SessionEnv, sessionMiddleware } from "@kvsession/hono";
+import { TINY_TEXT } from "./baseline_server.ts";
+
+/** The app: the package's middleware, one guarded route and one public route. */
+export function packageApp(kv: Deno.Kv): Hono<SessionEnv> {
+  return new Hono<SessionEnv>()
+    .use(sessionMiddleware({ kv, secure: true }))
+    .get("/healthz", (c) => c.text("ok"))
+    .get("/tiny", requireSession(), (c) => c.text(TINY_TEXT))
+    .get("/public", (c) => c.text(TINY_TEXT));
+}
+
+if (import.meta.main) {
+  const path = Deno.env.get("KV_PATH");
+  if (!path) {
+    console.error("Set KV_PATH to the KV file to read");
+    Deno.exit(2);
+  }
+  const kv = await Deno.openKv(path);
+  const server = Deno.serve({
+    hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
+    port: Number(Deno.env.get("PORT") ?? "0"),
+    onListen: ({ hostname, port }) => console.error(`package server on ${hostname}:${port}`),
+  }, packageApp(kv).fetch);
+  Deno.addSignalListener("SIGTERM", () => {
+    server.shutdown().then(() => kv.close()).then(() => Deno.exit(0));
+  });
+}
