@@ -212,7 +212,12 @@ function renderError(c: Context<AppEnv>, status: number, message: string): Respo
   if (c.req.path.startsWith("/api/")) {
     return c.json({ error: title.toLowerCase().replaceAll(" ", "_"), message });
   }
-  const page = errorPage({ user: c.get("user") ?? null }, title, message, c.get("requestId"));
+  // From the session too: an error thrown inside the session middleware (say, KV busy while
+  // taking a flash message) comes before `user` is set.
+  const user = c.get("user") ?? c.get("session")?.data.user ?? null;
+  // A page that shows who is signed in must not be kept by a cache, error pages included.
+  if (user !== null) c.header("Cache-Control", "no-store");
+  const page = errorPage({ user }, title, message, c.get("requestId"));
   // A plain string (see layout()), so onError answers synchronously.
   return c.html(page);
 }

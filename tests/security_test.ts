@@ -1160,3 +1160,51 @@ Deno.test("POST /login answers 503 with Retry-After when password hashing is sat
     app.close();
   }
 });
+
+Deno.test("Error pages of a signed-in user show the signed-in header and are never cached", async (t) => {
+  await t.step("a page that does not exist", async () => {
+    const app = await createTestApp();
+    try {
+      const token = await signUp(app, "carol", PASSWORD, "Carol Example");
+      const response = await app.request("/no-such-page", { headers: withSession(token) });
+      const body = await response.text();
+      strictEqual(response.status, 404);
+      ok(body.includes(">Sign out</button>"), "the header shows the signed-in navigation");
+      strictEqual(response.headers.get("Cache-Control"), "no-store");
+    } finally {
+      app.close();
+    }
+  });
+
+  await t.step("an error inside the session middleware (taking a flash message)", async () => {
+    let broken = false;
+    const memory = await Deno.openKv(":memory:");
+    // Every commit fails once `broken` is set: taking the queued message is the first.
+    const kv = new Proxy(memory, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property !== "atomic") return typeof value === "function" ? value.bind(target) : value;
+        return () => {
+          const operation = target.atomic();
+          const commit = operation.commit.bind(operation);
+          operation.commit = () =>
+            broken ? Promise.reject(new Error("sqlite: disk I/O error")) : commit();
+          return operation;
+        };
+      },
+    });
+    const app = await createTestApp({ kv });
+    try {
+      const token = await signUp(app, "dave", PASSWORD, "Dave Example");
+      await app.services.sessions.addFlash(token, { kind: "info", text: "Welcome back." });
+      broken = true;
+      const response = await app.request("/dashboard", { headers: withSession(token) });
+      const body = await response.text();
+      strictEqual(response.status, 500);
+      ok(body.includes(">Sign out</button>"), "the 500 page knows who is signed in");
+      strictEqual(response.headers.get("Cache-Control"), "no-store");
+    } finally {
+      app.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import {
+  declaredNames,
   type DocLintFinding,
   honoTypeNames,
   isHonoTypeReference,
@@ -70,4 +71,14 @@ Deno.test("doc lint: an export without JSDoc fails the check", async () => {
   } finally {
     await Deno.remove(directory, { recursive: true });
   }
+});
+
+Deno.test("doc lint: a type the package declares itself is never tolerated, whatever Hono has", () => {
+  const sources = [
+    'import type { Context } from "hono";\nexport interface Env {}\nexport type Handler = () => void;',
+  ];
+  deepStrictEqual([...declaredNames(sources)].sort(), ["Env", "Handler"]);
+  const tolerated = honoTypeNames([...sources, 'import type { Env } from "hono";'])
+    .difference(declaredNames(sources));
+  deepStrictEqual([...tolerated], ["Context"]);
 });
