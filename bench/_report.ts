@@ -557,10 +557,7 @@ function renderPackage(results: Results): string[] {
       row.target === "hono-sessions"
         ? fmt.ratio(packageRatio(results, row.target, row.route, "package", row.route))
         : "",
-      fmt.ms(median(all.map((r) => r.result.latency_us.p50))),
-      fmt.ms(median(all.map((r) => r.result.latency_us.p99))),
-      String(all.reduce((sum, r) => sum + wrkErrors(r.result), 0)),
-      all.map((r) => fmt.int(r.result.rps)).join(", "),
+      ...wrkColumns(all),
     ]);
   }
   out.push(table(
@@ -699,6 +696,16 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
+/** The columns every load table ends with: p50, p99, errors, and req/s of each round. */
+function wrkColumns(all: { result: WrkResult }[]): string[] {
+  return [
+    fmt.ms(median(all.map((r) => r.result.latency_us.p50))),
+    fmt.ms(median(all.map((r) => r.result.latency_us.p99))),
+    String(all.reduce((sum, r) => sum + wrkErrors(r.result), 0)),
+    all.map((r) => fmt.int(r.result.rps)).join(", "),
+  ];
+}
+
 /** Renders bench/RESULTS.md. */
 export function renderMarkdown(results: Results): string {
   const out: string[] = [];
@@ -773,10 +780,7 @@ export function renderMarkdown(results: Results): string {
         row.route === "dashboard" && row.target !== "kvget"
           ? fmt.ratio(roundRatio(results, row.target, row.route, "kvget", "dashboard"))
           : "",
-        fmt.ms(median(all.map((r) => r.result.latency_us.p50))),
-        fmt.ms(median(all.map((r) => r.result.latency_us.p99))),
-        String(all.reduce((s, r) => s + wrkErrors(r.result), 0)),
-        all.map((r) => fmt.int(r.result.rps)).join(", "),
+        ...wrkColumns(all),
       ]);
     }
     out.push(table(

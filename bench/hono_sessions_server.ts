@@ -25,6 +25,7 @@ import {
   HONO_SESSIONS_USER_KEY,
 } from "./_hono_sessions_kv.ts";
 import { TINY_TEXT } from "./baseline_server.ts";
+import { serveOverKvFile } from "./_serve_kv.ts";
 
 type Env = { Variables: { session: Session; session_key_rotation: boolean } };
 
@@ -51,19 +52,4 @@ export function honoSessionsApp(kv: Deno.Kv): Hono<Env> {
   return app;
 }
 
-if (import.meta.main) {
-  const path = Deno.env.get("KV_PATH");
-  if (!path) {
-    console.error("Set KV_PATH to the KV file to use");
-    Deno.exit(2);
-  }
-  const kv = await Deno.openKv(path);
-  const server = Deno.serve({
-    hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
-    port: Number(Deno.env.get("PORT") ?? "0"),
-    onListen: ({ hostname, port }) => console.error(`hono-sessions server on ${hostname}:${port}`),
-  }, honoSessionsApp(kv).fetch);
-  Deno.addSignalListener("SIGTERM", () => {
-    server.shutdown().then(() => kv.close()).then(() => Deno.exit(0));
-  });
-}
+if (import.meta.main) await serveOverKvFile("hono-sessions", honoSessionsApp);

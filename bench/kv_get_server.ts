@@ -33,6 +33,7 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import { securityHeaderList } from "../src/middleware/security_headers.ts";
 import { dashboardPage } from "../src/views/dashboard.ts";
 import { TINY_TEXT } from "./baseline_server.ts";
+import { serveOverKvFile } from "./_serve_kv.ts";
 
 /**
  * The session package's record key for a token hash (its documented default layout), written
@@ -120,19 +121,4 @@ function smallPage(name: string): HtmlEscapedString | Promise<HtmlEscapedString>
   `;
 }
 
-if (import.meta.main) {
-  const path = Deno.env.get("KV_PATH");
-  if (!path) {
-    console.error("Set KV_PATH to the KV file to read");
-    Deno.exit(2);
-  }
-  const kv = await Deno.openKv(path);
-  const server = Deno.serve({
-    hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
-    port: Number(Deno.env.get("PORT") ?? "0"),
-    onListen: ({ hostname, port }) => console.error(`kv.get server on ${hostname}:${port}`),
-  }, kvGetApp(kv).fetch);
-  Deno.addSignalListener("SIGTERM", () => {
-    server.shutdown().then(() => kv.close()).then(() => Deno.exit(0));
-  });
-}
+if (import.meta.main) await serveOverKvFile("kv.get", kvGetApp);

@@ -23,6 +23,7 @@
 import { Hono } from "hono";
 import { requireSession, type SessionEnv, sessionMiddleware } from "@kvsession/hono";
 import { TINY_TEXT } from "./baseline_server.ts";
+import { serveOverKvFile } from "./_serve_kv.ts";
 
 /** The app: the package's middleware, one guarded route and one public route. */
 export function packageApp(kv: Deno.Kv): Hono<SessionEnv> {
@@ -33,19 +34,4 @@ export function packageApp(kv: Deno.Kv): Hono<SessionEnv> {
     .get("/public", (c) => c.text(TINY_TEXT));
 }
 
-if (import.meta.main) {
-  const path = Deno.env.get("KV_PATH");
-  if (!path) {
-    console.error("Set KV_PATH to the KV file to read");
-    Deno.exit(2);
-  }
-  const kv = await Deno.openKv(path);
-  const server = Deno.serve({
-    hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
-    port: Number(Deno.env.get("PORT") ?? "0"),
-    onListen: ({ hostname, port }) => console.error(`package server on ${hostname}:${port}`),
-  }, packageApp(kv).fetch);
-  Deno.addSignalListener("SIGTERM", () => {
-    server.shutdown().then(() => kv.close()).then(() => Deno.exit(0));
-  });
-}
+if (import.meta.main) await serveOverKvFile("package", packageApp);
