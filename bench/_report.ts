@@ -275,9 +275,15 @@ export function roundRatio(
   refTarget: string,
   refRoute: string,
 ): number {
-  return median(
-    pairedByRound(results, target, route, refTarget, refRoute).map(([rps, ref]) => rps / ref),
-  );
+  return medianRatio(pairedByRound(results, target, route, refTarget, refRoute));
+}
+
+function medianRatio(pairs: [rps: number, refRps: number][]): number {
+  return median(pairs.map(([rps, ref]) => rps / ref));
+}
+
+function medianExtraUs(pairs: [rps: number, refRps: number][]): number {
+  return median(pairs.map(([rps, ref]) => 1e6 / rps - 1e6 / ref));
 }
 
 /**
@@ -295,11 +301,7 @@ export function roundExtraUs(
   refTarget: string,
   refRoute: string,
 ): number {
-  return median(
-    pairedByRound(results, target, route, refTarget, refRoute).map(([rps, ref]) =>
-      1e6 / rps - 1e6 / ref
-    ),
-  );
+  return medianExtraUs(pairedByRound(results, target, route, refTarget, refRoute));
 }
 
 /**
@@ -313,11 +315,7 @@ export function packageRatio(
   refTarget: string,
   refRoute: string,
 ): number {
-  return median(
-    pairedRows(results.package ?? [], target, route, refTarget, refRoute).map(([rps, ref]) =>
-      rps / ref
-    ),
-  );
+  return medianRatio(pairedRows(results.package ?? [], target, route, refTarget, refRoute));
 }
 
 /** {@linkcode roundExtraUs} in the package section: us a request over the reference's. */
@@ -328,11 +326,7 @@ export function packageExtraUs(
   refTarget: string,
   refRoute: string,
 ): number {
-  return median(
-    pairedRows(results.package ?? [], target, route, refTarget, refRoute).map(([rps, ref]) =>
-      1e6 / rps - 1e6 / ref
-    ),
-  );
+  return medianExtraUs(pairedRows(results.package ?? [], target, route, refTarget, refRoute));
 }
 
 /** The package section's comparisons: [target, route, reference target, reference route]. */

@@ -586,10 +586,7 @@ async function throughputSection(run: Run): Promise<void> {
             connections,
             result,
           });
-          const errors = wrkErrors(result);
-          run.log(
-            `  ${route.id}: ${Math.round(result.rps)} req/s${errors ? `, ${errors} errors` : ""}`,
-          );
+          logFigure(run, route.id, result);
         }
       } catch (error) {
         run.results.problems.push(`throughput round ${round}, ${target.id}: ${String(error)}`);
@@ -715,10 +712,7 @@ async function packageSection(run: Run): Promise<void> {
             connections: run.options.connections,
             result,
           });
-          const errors = wrkErrors(result);
-          run.log(
-            `  ${route.id}: ${Math.round(result.rps)} req/s${errors ? `, ${errors} errors` : ""}`,
-          );
+          logFigure(run, route.id, result);
         }
       } catch (error) {
         run.results.problems.push(`package round ${round}, ${target.id}: ${String(error)}`);
@@ -1421,6 +1415,12 @@ async function main(): Promise<void> {
     console.log(`\n${results.problems.length} problem(s):`);
     for (const problem of results.problems) console.log(`- ${problem}`);
   }
+}
+
+/** One progress line per measured route: its req/s, and its errors when there were any. */
+function logFigure(run: Run, routeId: string, result: WrkResult): void {
+  const errors = wrkErrors(result);
+  run.log(`  ${routeId}: ${Math.round(result.rps)} req/s${errors ? `, ${errors} errors` : ""}`);
 }
 
 if (import.meta.main) await main();
